@@ -1,0 +1,27 @@
+// kgstore schema: the constraints and indexes every kgstore graph needs.
+// Idempotent (IF NOT EXISTS): `kgstore schema apply` runs it as often as you like.
+// Statements end with a semicolon; lines starting with // are comments.
+
+// Entities are keyed per dataset namespace ("fb15k-237:/m/027rn"), unique across the database.
+CREATE CONSTRAINT entity_key IF NOT EXISTS
+FOR (e:Entity) REQUIRE e.key IS UNIQUE;
+
+// Images are content-addressed: one node per distinct file content.
+CREATE CONSTRAINT image_sha256 IF NOT EXISTS
+FOR (i:Image) REQUIRE i.sha256 IS UNIQUE;
+
+// Trained models (vector write-back, predicted edges) are looked up by id.
+CREATE CONSTRAINT model_id IF NOT EXISTS
+FOR (m:KgModel) REQUIRE m.id IS UNIQUE;
+
+// Which dataset an entity came from: snapshot export and `kgstore status` filter on it.
+CREATE INDEX entity_dataset IF NOT EXISTS
+FOR (e:Entity) ON (e.dataset);
+
+// Look entities up by name in the Browser and in `kgstore nearest`.
+CREATE INDEX entity_name IF NOT EXISTS
+FOR (e:Entity) ON (e.name);
+
+// Full-text search over names and descriptions.
+CREATE FULLTEXT INDEX entity_text IF NOT EXISTS
+FOR (e:Entity) ON EACH [e.name, e.description];

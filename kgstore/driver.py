@@ -1,0 +1,184 @@
+"""``kgstore.connect()``: a small object over the official Neo4j driver.
+
+It adds what every kgstore part needs and nothing more: one way to resolve the
+connection, clear connection errors, retried write transactions, and the one
+batched-UNWIND helper that every bulk write (sync, vector write-back, completion)
+goes through, so batching and progress are done in a single place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Session
+from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
+
+from kgstore.config import ConnectionSettings, resolve_connection
+from kgstore.errors import ConnectionFailed
+from kgstore.home import KgstoreHome
+
+T = TypeVar("T")
+DEFAULT_BATCH_SIZE = 5_000
+
+
+@dataclass
+class WriteSummary:
+    """Counters of a batched write, added up over its transactions."""
+
+    rows: int = 0
+    batches: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rows: int, counters: Mapping[str, int]) -> None:
+        self.rows += rows
+        self.batches += 1
+        for key, value in counters.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.counters[key] = self.counters.get(key, 0) + value
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class Graph:
+    """A connected Neo4j database. Close it, or use it as a context manager."""
+
+    def __init__(self, driver: Driver, settings: ConnectionSettings) -> None:
+        self.driver = driver
+        self.settings = settings
+        self.database = settings.database
+
+    # -- sessions and transactions --------------------------------------------
+    def session(self, **config: Any) -> Session:
+        config.setdefault("database", self.database)
+        return self.driver.session(**config)
+
+    def execute_write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``work(tx, ...)`` in a write transaction, retried on transient errors.
+
+        The driver retries only errors it marks retryable (deadlocks, leader switches);
+        ``work`` must therefore be idempotent or safe to repeat as a whole.
+        """
+        with self.session() as session:
+            return session.execute_write(work, *args, **kwargs)
+
+    def execute_read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.session() as session:
+            return session.execute_read(work, *args, **kwargs)
+
+    def query(
+        self, cypher: str, parameters: Mapping[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run one statement in a retried transaction and return its rows as dicts."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(cypher, parameters or {})]
+
+        return self.execute_write(work) if write else self.execute_read(work)
+
+    def unwind(
+        self,
+        cypher: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        parameters: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WriteSummary:
+        """Write ``rows`` in transactions of ``batch_size`` rows each.
+
+        ``cypher`` receives one batch as ``$rows`` (it usually starts with
+        ``UNWIND $rows AS row``). Each batch commits on its own, so a failure leaves
+        earlier batches written and the failing batch not written at all; callers make
+        the statement idempotent (``MERGE``) so a re-run completes the job.
+        ``on_batch(n)`` is called after each commit (progress bars hook in here).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        summary = WriteSummary()
+        extra = dict(parameters or {})
+
+        def work(tx: ManagedTransaction, batch: list[Mapping[str, Any]]) -> dict[str, int]:
+            result = tx.run(cypher, {**extra, "rows": batch})
+            return dict(vars(result.consume().counters))
+
+        with self.session() as session:
+            for batch in batched(rows, batch_size):
+                counters = session.execute_write(work, batch)
+                summary.add(len(batch), counters)
+                if on_batch is not None:
+                    on_batch(len(batch))
+        return summary
+
+    # -- facts about the server ------------------------------------------------
+    def server_info(self) -> dict[str, str]:
+        """Name, version and edition of the server (``dbms.components()``)."""
+        rows = self.query("CALL dbms.components() YIELD name, versions, edition "
+                          "RETURN name, versions[0] AS version, edition")
+        row = rows[0] if rows else {}
+        return {"name": row.get("name", "?"), "version": row.get("version", "?"),
+                "edition": row.get("edition", "?"), "uri": self.settings.uri}
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Graph({self.settings.describe()})"
+
+
+def connect(
+    uri: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    *,
+    home: KgstoreHome | Path | str | None = None,
+    verify: bool = True,
+    **driver_config: Any,
+) -> Graph:
+    """Connect to Neo4j: explicit arguments, else ``NEO4J_*`` env, else the managed server.
+
+    ``bolt://``, ``neo4j://`` (routing, clusters) and their ``+s``/``+ssc`` variants all work.
+    """
+    settings = resolve_connection(uri, user, password, database, home=home)
+    auth = (settings.user, settings.password) if settings.password is not None else None
+    driver_config.setdefault("max_connection_lifetime", 3600)
+    try:
+        driver = GraphDatabase.driver(settings.uri, auth=auth, **driver_config)
+    except (ConfigurationError, ValueError) as exc:
+        raise ConnectionFailed(
+            f"invalid Neo4j URI {settings.uri!r}: {exc}",
+            hint="Use bolt://host:7687, neo4j://host:7687 (cluster routing) or neo4j+s://host.",
+        ) from exc
+    if verify:
+        try:
+            driver.verify_connectivity()
+        except AuthError as exc:
+            driver.close()
+            raise ConnectionFailed(
+                f"Neo4j at {settings.uri} refused the credentials of user {settings.user!r}: "
+                f"{exc.message or exc}",
+                hint="Check --user/--password or NEO4J_USERNAME/NEO4J_PASSWORD "
+                "(the managed server's password is in the kgstore home's `password` file).",
+            ) from exc
+        except (ServiceUnavailable, OSError) as exc:
+            driver.close()
+            raise ConnectionFailed(
+                f"no Neo4j server answered at {settings.uri}: {exc}",
+                hint="Start the managed one with `kgstore server start`, or point --uri / "
+                "NEO4J_URI at a running server.",
+            ) from exc
+    return Graph(driver, settings)

@@ -1,0 +1,126 @@
+"""The kgstore home: where the managed server keeps data, config, logs and its password.
+
+One home is one independent Neo4j server. ``KGSTORE_HOME`` picks the home for every
+command and for the tests, so two homes give two servers side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import platformdirs
+
+HOME_ENV = "KGSTORE_HOME"
+SETTINGS_FILE = "kgstore.json"
+PASSWORD_FILE = "password"
+DEFAULT_BOLT_PORT = 7687
+DEFAULT_HTTP_PORT = 7474
+
+
+def default_home() -> Path:
+    """``$KGSTORE_HOME`` when set, else the per-user data folder (``~/.local/share/kgstore``)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(platformdirs.user_data_dir("kgstore", appauthor=False))
+
+
+@dataclass
+class HomeSettings:
+    """What a home remembers between commands (ports, the Neo4j version, the user)."""
+
+    bolt_port: int = DEFAULT_BOLT_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    listen_address: str = "127.0.0.1"
+    neo4j_version: str | None = None
+    user: str = "neo4j"
+    heap_size: str = "1g"
+    pagecache_size: str = "512m"
+
+
+class KgstoreHome:
+    """Paths and persisted settings of one kgstore home."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).expanduser().resolve() if root else default_home()
+
+    # Folders Neo4j itself uses (its NEO4J_HOME is the server/ subfolder).
+    @property
+    def server_dir(self) -> Path:
+        return self.root / "server"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.server_dir / "conf"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server_dir / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.server_dir / "logs"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.server_dir / "plugins"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.server_dir / "run"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "kgstore-neo4j.pid"
+
+    @property
+    def console_log(self) -> Path:
+        return self.logs_dir / "console.log"
+
+    @property
+    def neo4j_log(self) -> Path:
+        return self.logs_dir / "neo4j.log"
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / PASSWORD_FILE
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    def exists(self) -> bool:
+        return self.settings_file.is_file()
+
+    def load_settings(self) -> HomeSettings:
+        if not self.settings_file.is_file():
+            return HomeSettings()
+        raw = json.loads(self.settings_file.read_text())
+        known = {k: v for k, v in raw.items() if k in HomeSettings.__dataclass_fields__}
+        return HomeSettings(**known)
+
+    def save_settings(self, settings: HomeSettings) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+
+    def read_password(self) -> str | None:
+        if not self.password_file.is_file():
+            return None
+        return self.password_file.read_text().strip() or None
+
+    def write_password(self, password: str | None = None) -> str:
+        """Keep ``password`` (or a generated one) in a file only the owner can read."""
+        password = password or secrets.token_urlsafe(18)
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        os.chmod(self.password_file, 0o600)
+        return password
+
+    def __repr__(self) -> str:
+        return f"KgstoreHome({str(self.root)!r})"

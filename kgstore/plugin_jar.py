@@ -1,0 +1,75 @@
+"""Locating (and, in a source checkout, building) the kgstore Neo4j plugin jar."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from kgstore.errors import ServerError
+from kgstore.prerequisites import check_maven
+
+PLUGIN_JAR_ENV = "KGSTORE_PLUGIN_JAR"
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "plugin"
+JAR_GLOB = "kgstore-plugin-*.jar"
+
+
+def _newest_mtime(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+
+
+def built_jar(plugin_dir: Path = PLUGIN_DIR) -> Path | None:
+    jars = sorted((plugin_dir / "target").glob(JAR_GLOB))
+    jars = [j for j in jars if not j.name.startswith("original-")]
+    return jars[-1] if jars else None
+
+
+def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = print) -> Path:
+    """Build the shaded jar with Maven (tests skipped: `mvn -f plugin/pom.xml package` runs them)."""
+    mvn = check_maven()
+    command = [mvn, "-B", "-q", "-f", str(plugin_dir / "pom.xml"), "package", "-DskipTests"]
+    echo(f"Building the kgstore plugin: {' '.join(command)}")
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    jar = built_jar(plugin_dir)
+    if result.returncode != 0 or jar is None:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise ServerError(
+            f"building the kgstore plugin failed (mvn exited {result.returncode}):\n{tail}",
+            hint=f"Retry with: {' '.join(command[:-2])} package",
+        )
+    return jar
+
+
+def find_plugin_jar(
+    explicit: Path | None = None, echo: Callable[[str], None] = print
+) -> Path | None:
+    """The jar to install: ``explicit``, ``$KGSTORE_PLUGIN_JAR``, or the checkout's own build.
+
+    In a source checkout the jar is (re)built when missing or older than its sources.
+    A wheel install without a checkout returns None: the caller says how to get one.
+    """
+    chosen = explicit or (Path(os.environ[PLUGIN_JAR_ENV]) if os.environ.get(PLUGIN_JAR_ENV) else None)
+    if chosen is not None:
+        if not chosen.is_file():
+            raise ServerError(f"plugin jar {chosen} does not exist.",
+                              hint=f"Build it with `mvn -f plugin/pom.xml package` or unset {PLUGIN_JAR_ENV}.")
+        return chosen
+    if not (PLUGIN_DIR / "pom.xml").is_file():
+        return None
+    jar = built_jar()
+    sources = max(_newest_mtime(PLUGIN_DIR / "src"), (PLUGIN_DIR / "pom.xml").stat().st_mtime)
+    if jar is None or jar.stat().st_mtime < sources:
+        jar = build_plugin(echo=echo)
+    return jar
+
+
+def install_plugin_jar(jar: Path, plugins_dir: Path) -> Path:
+    """Copy ``jar`` into ``plugins_dir``, replacing older kgstore plugin jars."""
+    plugins_dir.mkdir(parents=True, exist_ok=True)
+    for old in plugins_dir.glob(JAR_GLOB):
+        old.unlink()
+    target = plugins_dir / jar.name
+    shutil.copy2(jar, target)
+    return target
