@@ -9,8 +9,6 @@ Example::
 
 from __future__ import annotations
 
-
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from kgstore.errors import KgstoreError
 from kgstore.home import HOME_ENV, KgstoreHome
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-console = Console()
 
 
 def echo(message: str) -> None:
@@ -216,6 +213,8 @@ def status(ctx: click.Context, **conn: Any) -> None:
     """Print the server and version, node and relationship counts, and indexes with their state."""
     from kgstore import schema as kg_schema
 
+    console = Console()  # made here so the width follows the terminal (or $COLUMNS)
+
     with open_graph(ctx, **conn) as graph:
         info = graph.server_info()
         nodes = kg_schema.node_counts(graph)
@@ -247,12 +246,9 @@ def status(ctx: click.Context, **conn: Any) -> None:
     console.print(table)
 
 
-def run() -> None:
-    """Entry point that never shows a traceback for an expected failure."""
-    try:
-        main(standalone_mode=True)
-    except KgstoreError as exc:  # raised outside a group invoke (should not happen)
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(1)
 
 
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +232,12 @@ class ManagedServer:
         ]
         extra = self.home.root / EXTRA_CONF
         if extra.is_file():
-            lines += ["", f"# --- from {extra}", extra.read_text()]
+            # Neo4j rejects a setting declared twice, so the user's lines replace ours.
+            text = extra.read_text()
+            overridden = {line.split("=", 1)[0].strip() for line in text.splitlines()
+                          if "=" in line and not line.lstrip().startswith("#")}
+            lines = [line for line in lines if line.split("=", 1)[0] not in overridden]
+            lines += ["", f"# --- from {extra}", text]
         conf = self.home.conf_dir / "neo4j.conf"
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text("\n".join(lines) + "\n")
@@ -319,6 +325,8 @@ class ManagedServer:
             try:
                 with GraphDatabase.driver(self.bolt_uri, auth=auth) as driver:
                     driver.verify_connectivity()
+                with urllib.request.urlopen(self.http_url + "/", timeout=5):
+                    pass  # the Browser and HTTP API come up a moment after Bolt
                 return
             except AuthError as exc:
                 raise ServerError(
@@ -339,7 +347,10 @@ class ManagedServer:
         parts = []
         for path in (self.home.console_log, self.home.neo4j_log):
             if path.is_file():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                # Java stack frames say little to a user; the exception line says what is wrong.
+                text = [line for line in path.read_text(errors="replace").splitlines()
+                        if not line.startswith("\tat ") and not line.startswith("\t... ")]
+                tail = text[-lines:]
                 parts.append(f"--- last lines of {path}:\n" + "\n".join(tail))
         return "\n".join(parts) or "(no log written)"
 
