@@ -12,7 +12,7 @@ A missing or broken server is a test failure, not a skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +35,28 @@ class ServerUnderTest:
     managed: ManagedServer | None
 
 
-def install_managed(home: Path, **overrides: object) -> ManagedServer:
+def install_managed(home: Path, echo: Callable[[str], None] = lambda _: None) -> ManagedServer:
     """Install a managed server in ``home`` on free ports, with a small-machine memory profile."""
     server = ManagedServer(home)
-    server.install(
-        bolt_port=free_port(), http_port=free_port(), heap_size="768m", pagecache_size="256m",
-        echo=lambda message: print(f"[kgstore test server] {message}"), **overrides,  # type: ignore[arg-type]
-    )
+    server.install(bolt_port=free_port(), http_port=free_port(), heap_size="768m",
+                   pagecache_size="256m", echo=echo)
     return server
 
 
 @pytest.fixture(scope="session")
-def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnderTest]:
+def neo4j_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerUnderTest]:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        """Shown in the test log even when output is captured: CI logs show the server's life."""
+        line = f"[kgstore test server] {message}"
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line)
+
     external = os.environ.get("KGSTORE_TEST_NEO4J_URI")
     if external:
         yield ServerUnderTest(
@@ -59,15 +69,15 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnd
         )
         return
     home = tmp_path_factory.mktemp("kgstore-home")
-    server = install_managed(home)
-    server.start(echo=lambda message: print(f"[kgstore test server] {message}"))
+    server = install_managed(home, echo=say)
+    server.start(echo=say)
     try:
         yield ServerUnderTest(
             uri=server.bolt_uri, user="neo4j", password=server.home.read_password() or "",
             http_url=server.http_url, home=home, managed=server,
         )
     finally:
-        server.stop(echo=lambda message: print(f"[kgstore test server] {message}"))
+        server.stop(echo=say)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,48 @@
+# kgstore: the two commands a newcomer needs.
+#   make demo   set up and run the main job on the built-in default (managed local Neo4j)
+#   make test   set up and run the tests (what .ci/run calls)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test setup setup-dev plugin lint clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# The light install: driver, CLI and managed server (no torch).
+$(VENV)/.kgstore-base: $(BIN)/python pyproject.toml
+	$(PIP) install --progress-bar off -e .
+	touch $@
+
+# Everything the tests need: training, serving and dev extras (torch comes from PyPI here).
+$(VENV)/.kgstore-dev: $(BIN)/python pyproject.toml
+	$(PIP) install --progress-bar off -e '.[train,serve,dev]'
+	touch $@ $(VENV)/.kgstore-base
+
+setup: $(VENV)/.kgstore-base
+setup-dev: $(VENV)/.kgstore-dev
+
+plugin:
+	mvn -B -f plugin/pom.xml package
+
+demo: setup
+	$(BIN)/kgstore server install
+	$(BIN)/kgstore server start
+	$(BIN)/kgstore schema apply
+	COLUMNS=120 $(BIN)/kgstore status
+	@$(BIN)/kgstore server status | grep -E 'browser|bolt'
+	@echo "Neo4j is running. Stop it with: $(BIN)/kgstore server stop"
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: setup-dev plugin
+	$(BIN)/python -m pytest -v -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: setup-dev
+	$(BIN)/ruff check kgstore trainer tests bench
+
+clean-venv:
+	rm -rf $(VENV)
