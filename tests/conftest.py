@@ -90,7 +90,9 @@ def _clean_connection_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def wipe(graph: Graph) -> None:
     """Delete all data and every index or constraint that schema.cypher does not define."""
     with graph.session() as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        # Relationships first: DETACH DELETE of high-degree nodes can exceed the tx memory pool.
+        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
+        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
     for row in graph.query("SHOW INDEXES YIELD name, type, owningConstraint "
                            "WHERE type = 'VECTOR' RETURN name"):
         graph.query(f"DROP INDEX `{row['name']}` IF EXISTS", write=True)
