@@ -25,3 +25,11 @@ FOR (e:Entity) ON (e.name);
 // Full-text search over names and descriptions.
 CREATE FULLTEXT INDEX entity_text IF NOT EXISTS
 FOR (e:Entity) ON EACH [e.name, e.description];
+
+// Relation texts (labels, descriptions) per dataset namespace.
+CREATE CONSTRAINT relation_key IF NOT EXISTS
+FOR (r:KgRelation) REQUIRE r.key IS UNIQUE;
+
+// One sync state per dataset namespace (fingerprint, committed triples) for resumable syncs.
+CREATE CONSTRAINT sync_namespace IF NOT EXISTS
+FOR (s:KgSync) REQUIRE s.namespace IS UNIQUE;

@@ -205,6 +205,167 @@ def schema_apply(ctx: click.Context, **conn: Any) -> None:
         echo(f"Schema up to date: nothing changed ({len(result.existing)} constraints and indexes).")
 
 
+# ------------------------------------------------------------------------- sync
+def _parse_triple_option(value: str) -> tuple[str | None, Path]:
+    split, sep, path = value.partition("=")
+    if sep and split in ("train", "valid", "test"):
+        return split, Path(path)
+    return None, Path(value)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("dataset", required=False, metavar="[NAME|FOLDER]")
+@click.option("--source", type=click.Path(path_type=Path), metavar="PATH",
+              help="Where a named dataset's files are (its folder, or a folder of dataset folders). "
+              "[env KGSTORE_DATA]")
+@click.option("--namespace", metavar="NS", help="Key prefix of this dataset's entities "
+              "(`NS:id`). [default: the dataset name or folder name]")
+@click.option("--triples", "triple_files", multiple=True, metavar="[SPLIT=]FILE",
+              help="A triples file (TSV/CSV: head, relation, tail[, split][, properties...]); "
+              "repeat it, e.g. --triples train=a.tsv --triples test=b.tsv.")
+@click.option("--entities", "entity_files", multiple=True, type=click.Path(path_type=Path),
+              help="Entity attributes (TSV/CSV with a header, or JSON Lines): key, name, description, "
+              "labels (;-separated), other properties.")
+@click.option("--images", "image_source", type=click.Path(path_type=Path),
+              help="A folder of <entity>.<ext> images, or a manifest of entity, path.")
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]),
+              help="Force the file format instead of sniffing it from the extension.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the input files.")
+@click.option("--split-column", default="split", show_default=True,
+              help="Header name of the column giving each triple's split.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="fail: stop at the first bad line before writing anything; skip: import the good "
+              "lines and list every bad one.")
+@click.option("--batch-size", type=click.IntRange(100, 200_000), default=10_000, show_default=True,
+              help="Rows per write transaction.")
+@click.option("--image-store", type=click.Path(path_type=Path), envvar="KGSTORE_IMAGE_STORE",
+              show_envvar=True, help="Folder of the content-addressed image files. [default: <home>/images]")
+@connection_options
+@click.pass_context
+def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace: str | None,
+         triple_files: tuple[str, ...], entity_files: tuple[Path, ...], image_source: Path | None,
+         fmt: str | None, encoding: str, split_column: str, on_error: str, batch_size: int,
+         image_store: Path | None, **conn: Any) -> None:
+    """Import a dataset into Neo4j: triples with their splits, entity text, images.
+
+    DATASET is a known name (`kgstore datasets list`), or a folder holding train.txt,
+    valid.txt and test.txt; or give your own files with --triples/--entities/--images.
+    Input is validated before anything is written; re-running changes nothing; a killed
+    run resumes where it stopped.
+
+    \b
+    Examples:
+      kgstore sync fb15k-237 --source ../shared/data
+      kgstore sync path/to/folder-with-train-valid-test
+      kgstore sync --namespace mykg --triples facts.csv --entities people.jsonl --images photos/
+    """
+    from kgstore.importers.files import FileSource, TripleFile
+    from kgstore.importers.input_errors import InputErrors
+    from kgstore.sync import sync_dataset
+
+    errors = InputErrors(policy=on_error)  # type: ignore[arg-type]
+    if triple_files or entity_files or image_source:
+        if dataset:
+            raise click.UsageError("give either a DATASET or --triples/--entities/--images, not both")
+        if not namespace:
+            raise click.UsageError("--namespace is required with --triples/--entities/--images")
+        files = [TripleFile(path, split) for split, path in map(_parse_triple_option, triple_files)]
+        source_ds = FileSource(namespace=namespace, triple_files=files, entity_files=list(entity_files),
+                               image_source=image_source, fmt=fmt, encoding=encoding,
+                               split_column=split_column, errors=errors)
+    elif dataset:
+        from kgstore.importers.registry import open_dataset
+
+        source_ds = open_dataset(dataset, source=source, namespace=namespace, errors=errors)
+    else:
+        raise click.UsageError("name a DATASET (see `kgstore datasets list`) or give --triples FILE")
+
+    home = _home(ctx)
+    store = image_store or home.root / "images"
+    with open_graph(ctx, **conn) as graph:
+        echo(f"Syncing {source_ds.namespace} from {source_ds.root} into {graph.settings.uri}")
+        with _progress() as hook:
+            summary = sync_dataset(graph, source_ds, image_store=store, triple_batch_size=batch_size,
+                                   progress=hook)
+    _print_sync_summary(summary)
+
+
+class _progress:
+    """A rich progress bar per phase, on stderr, hidden when stderr is not a terminal."""
+
+    def __enter__(self):  # noqa: ANN204
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self.progress.start()
+        return self.hook
+
+    def hook(self, phase: str, total: int):  # noqa: ANN201
+        task = self.progress.add_task(phase, total=total or None)
+        return lambda n: self.progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _print_sync_summary(summary) -> None:  # noqa: ANN001
+    console = Console()
+    table = Table(title=f"kgstore sync {summary.namespace} ({summary.mode})")
+    table.add_column("what")
+    for column in ("created", "updated", "unchanged/existing", "skipped"):
+        table.add_column(column, justify="right")
+    table.add_row("entities", f"{summary.entities_created:,}", f"{summary.entities_updated:,}",
+                  f"{summary.entities_unchanged:,}", "")
+    table.add_row("triples", f"{summary.triples_created:,}", "",
+                  f"{summary.triples_existing + summary.triples_resumed:,}",
+                  f"{summary.duplicate_triples:,} repeated" if summary.duplicate_triples else "")
+    if summary.images_linked or summary.images_existing or summary.images_stored:
+        table.add_row("images", f"{summary.images_linked:,} linked", f"{summary.images_stored:,} stored",
+                      f"{summary.images_existing:,}", "")
+    table.add_row("bad lines", "", "", "", f"{len(summary.skipped):,}")
+    console.print(table)
+    splits = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.triples_by_split.items()))
+    console.print(f"triples by split: {splits}")
+    console.print(f"{summary.seconds:.1f} s, {summary.triples_per_second:,.0f} triples/s")
+    for problem in summary.skipped:
+        console.print(f"[yellow]skipped[/] {problem}", markup=True, highlight=False)
+    if not summary.changed:
+        console.print("Nothing changed: the database already held this dataset.")
+
+
+@main.group(context_settings=CONTEXT)
+def datasets() -> None:
+    """Known datasets: what they are, whether their files are here, how to get them."""
+
+
+@datasets.command("list", context_settings=CONTEXT)
+@click.option("--source", type=click.Path(path_type=Path), help="A folder of dataset folders. [env KGSTORE_DATA]")
+def datasets_list(source: Path | None) -> None:
+    """List the named datasets `kgstore sync` knows, and where their files were found."""
+    from kgstore.importers.registry import dataset_table
+
+    table = Table(title="kgstore datasets")
+    for column in ("name", "present", "where", "description"):
+        table.add_column(column)
+    for row in dataset_table(source):
+        table.add_row(row["name"], "yes" if row["present"] else "no", str(row["path"] or "-"),
+                      row["description"])
+    Console().print(table)
+
+
+@datasets.command("download", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--dest", type=click.Path(path_type=Path), help="Folder to put the files in. "
+              "[default: the per-user data folder]")
+def datasets_download(name: str, dest: Path | None) -> None:
+    """Download NAME from its official URLs and verify every file's sha256 (needs network)."""
+    from kgstore.importers.registry import download
+
+    folder = download(name, dest, echo=echo)
+    echo(f"{name} is in {folder}; import it with: kgstore sync {name} --source {folder}")
+
+
 # ----------------------------------------------------------------------- status
 @main.command(context_settings=CONTEXT)
 @connection_options

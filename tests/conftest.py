@@ -125,3 +125,14 @@ def run_cli(cli_env: dict[str, str]):  # noqa: ANN201 - returns a callable
                                   catch_exceptions=False)
 
     return invoke
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared benchmark data (``$KGSTORE_DATA`` or ``../shared/data``); missing is a failure."""
+    path = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
+    assert path.is_dir(), f"benchmark data not found at {path}: set KGSTORE_DATA"
+    return path

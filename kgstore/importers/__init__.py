@@ -1,0 +1,1 @@
+"""Dataset importers: files in, records out (``kgstore.sync`` writes them to Neo4j)."""
