@@ -120,7 +120,7 @@ class TripleFolder(Dataset):
     datasets with this layout subclass it and add their text files.
     """
 
-    required_files = ("train.txt", "valid.txt", "test.txt")
+    required_files: ClassVar[tuple[str, ...]] = ("train.txt", "valid.txt", "test.txt")
     split_files: ClassVar[dict[str, str]] = {s: f"{s}.txt" for s in SPLITS}
     triple_order: ClassVar[str] = "hrt"  # "htr" for files that put the relation last
     #: splits that may be absent (some datasets ship only some); the others must exist
