@@ -33,3 +33,7 @@ FOR (r:KgRelation) REQUIRE r.key IS UNIQUE;
 // One sync state per dataset namespace (fingerprint, committed triples) for resumable syncs.
 CREATE CONSTRAINT sync_namespace IF NOT EXISTS
 FOR (s:KgSync) REQUIRE s.namespace IS UNIQUE;
+
+// Batches committed by a running or interrupted sync (deleted when it completes).
+CREATE INDEX sync_batch_namespace IF NOT EXISTS
+FOR (b:KgSyncBatch) ON (b.namespace);

@@ -230,6 +230,8 @@ def _parse_triple_option(value: str) -> tuple[str | None, Path]:
               help="A folder of <entity>.<ext> images, or a manifest of entity, path.")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]),
               help="Force the file format instead of sniffing it from the extension.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of a named dataset, e.g. -o split=ua for movielens-100k's official ua split.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the input files.")
 @click.option("--split-column", default="split", show_default=True,
               help="Header name of the column giving each triple's split.")
@@ -244,7 +246,7 @@ def _parse_triple_option(value: str) -> tuple[str | None, Path]:
 @click.pass_context
 def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace: str | None,
          triple_files: tuple[str, ...], entity_files: tuple[Path, ...], image_source: Path | None,
-         fmt: str | None, encoding: str, split_column: str, on_error: str, batch_size: int,
+         options: tuple[str, ...], fmt: str | None, encoding: str, split_column: str, on_error: str, batch_size: int,
          image_store: Path | None, **conn: Any) -> None:
     """Import a dataset into Neo4j: triples with their splits, entity text, images.
 
@@ -276,7 +278,13 @@ def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace
     elif dataset:
         from kgstore.importers.registry import open_dataset
 
-        source_ds = open_dataset(dataset, source=source, namespace=namespace, errors=errors)
+        extra = {}
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep or not key:
+                raise click.BadParameter(f"{option!r} is not KEY=VALUE", param_hint="--option")
+            extra[key] = value
+        source_ds = open_dataset(dataset, source=source, namespace=namespace, errors=errors, **extra)
     else:
         raise click.UsageError("name a DATASET (see `kgstore datasets list`) or give --triples FILE")
 

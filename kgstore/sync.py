@@ -247,9 +247,10 @@ WHERE type(e) = row.r
 RETURN DISTINCT i
 """
 
+# One small node per committed batch (not a list on the KgSync node: concurrent writers
+# would all wait for that one node's lock).
 _MARK_BATCH = """
-MATCH (s:KgSync {namespace: $ns})
-SET s.batches_done = coalesce(s.batches_done, []) + $batch, s.updated_at = datetime()
+CREATE (:KgSyncBatch {namespace: $ns, number: $batch})
 """
 
 WRITERS = 2  # concurrent write transactions: one commits while the next executes
@@ -310,17 +311,11 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
         summary.triples_existing += existing
         advance(size)
 
-    batches = _triple_batches(dataset, scan, batch_size)  # streamed: memory stays flat
-    if not create_blindly:
-        for number, rows in batches:
-            if number in done:
-                summary.triples_resumed += len(rows)
-                continue
-            account(*write(number, rows))
-        return
+    # Batches hold distinct triples (repeats were dropped), so concurrent batches never
+    # write the same relationship; deadlocks on shared nodes are retried by the driver.
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="kgstore-sync") as pool:
         in_flight: deque[Future[tuple[int, int, int]]] = deque()
-        for number, rows in batches:
+        for number, rows in _triple_batches(dataset, scan, batch_size):  # streamed: memory stays flat
             if number in done:
                 summary.triples_resumed += len(rows)
                 continue
@@ -396,17 +391,19 @@ def sync_dataset(
     done: set[int] = set()
     if same_input and not previous.get("complete"):  # type: ignore[union-attr]
         summary.mode, create_blindly = "resume", True
-        done = set(previous.get("batches_done") or [])  # type: ignore[union-attr]
+        done = {r["n"] for r in graph.query(
+            "MATCH (b:KgSyncBatch {namespace: $ns}) RETURN b.number AS n", {"ns": ns})}
     elif previous is None and not namespace_has_edges:
         summary.mode, create_blindly = "fresh", True
     else:
         summary.mode, create_blindly = "verify", False
+    if summary.mode != "resume":  # batch numbers of another input or batch size mean nothing now
+        graph.query("MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b", {"ns": ns}, write=True)
     graph.query(
         "MERGE (s:KgSync {namespace: $ns}) "
         "SET s.fingerprint = $fp, s.batch_size = $bs, s.complete = false, s.started_at = datetime(), "
-        "    s.batches_done = $done, s.source = $source",
-        {"ns": ns, "fp": fingerprint, "bs": triple_batch_size, "done": sorted(done),
-         "source": str(dataset.root)}, write=True)
+        "    s.source = $source",
+        {"ns": ns, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root)}, write=True)
 
     _write_entities(graph, _entity_rows(dataset, scan), summary, batch_size,
                     progress("entities", len(scan.entity_ids)))
@@ -421,7 +418,8 @@ def sync_dataset(
         _write_images(graph, dataset, scan, store, summary, batch_size,
                       progress("images", len(scan.images)))
     graph.query("MATCH (s:KgSync {namespace: $ns}) "
-                "SET s.complete = true, s.finished_at = datetime(), s.triples = $n",
+                "SET s.complete = true, s.finished_at = datetime(), s.triples = $n "
+                "WITH s MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b",
                 {"ns": ns, "n": scan.triples - len(scan.duplicate_positions)}, write=True)
     summary.seconds = time.monotonic() - started
     return summary

@@ -205,8 +205,7 @@ def test_killed_sync_resumes_with_exact_counts(graph: Graph, neo4j_server: Serve
     deadline = time.monotonic() + 120
     done = 0
     while time.monotonic() < deadline and process.poll() is None:
-        rows = graph.query("MATCH (s:KgSync {namespace: 'codex-resume'}) RETURN size(s.batches_done) AS n")
-        done = rows[0]["n"] if rows and rows[0]["n"] is not None else 0
+        done = graph.query("MATCH (b:KgSyncBatch {namespace: 'codex-resume'}) RETURN count(b) AS n")[0]["n"]
         if done >= 5:
             process.send_signal(signal.SIGKILL)
             break
@@ -246,3 +245,33 @@ def test_cli_bad_input_exits_non_zero_with_file_and_line(graph: Graph, run_cli, 
     assert f"{bad}:2: expected 3 or more columns" in result.output or f"{bad}:2" in result.output
     assert "--on-error skip" in result.output
     assert counts(graph) == (0, 0)
+
+
+def test_movielens_end_to_end_with_posters(graph: Graph, run_cli, data_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    store = tmp_path / "images"
+    result = run_cli("sync", "movielens-100k", "--source", str(data_dir), "--image-store", str(store),
+                     env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    by_type = {r["t"]: r["n"] for r in graph.query(
+        "MATCH (:Entity {dataset: 'movielens-100k'})-[r]->() RETURN type(r) AS t, count(r) AS n")}
+    assert by_type == {"RATED": 100_000, "HAS_GENRE": 2_893, "HAS_OCCUPATION": 943, "HAS_IMAGE": 1_663}
+    splits = graph.query("MATCH ()-[r:RATED]->() RETURN r.split AS split, count(*) AS n ORDER BY split")
+    assert splits == [{"split": "test", "n": 20_000}, {"split": "train", "n": 80_000}]
+    labels = {r["label"]: r["n"] for r in graph.query(
+        "MATCH (e:Entity {dataset: 'movielens-100k'}) UNWIND labels(e) AS label "
+        "RETURN label, count(*) AS n")}
+    assert labels == {"Entity": 2_665, "User": 943, "Movie": 1_682, "Genre": 19, "Occupation": 21}
+    toy = graph.query("MATCH (m:Movie {key: 'movielens-100k:movie/1'})-[:HAS_IMAGE]->(i:Image) "
+                      "OPTIONAL MATCH (m)-[:HAS_GENRE]->(g) "
+                      "RETURN m.name AS name, m.description AS plot, i.mime AS mime, i.uri AS uri, "
+                      "collect(g.name) AS genres")[0]
+    assert toy["name"] == "Toy Story (1995)" and toy["mime"] == "image/jpeg"
+    assert "Animation" in toy["genres"] and len(toy["plot"]) > 50
+    assert Path(toy["uri"].removeprefix("file://")).is_file()
+    rating = graph.query("MATCH (u:User {key: 'movielens-100k:user/196'})-[r:RATED]->"
+                         "(m:Movie {key: 'movielens-100k:movie/242'}) RETURN r.rating AS rating, "
+                         "r.timestamp AS ts, u.age AS age")
+    assert rating == [{"rating": 3, "ts": 881250949, "age": 49}]
+    distinct_posters = len({p.read_bytes() for p in (data_dir / "MovieLens-100K" / "posters").glob("*.jpg")})
+    assert graph.query("MATCH (i:Image) RETURN count(i) AS n") == [{"n": distinct_posters}]
+    assert len([p for p in store.rglob("*.jpg")]) == distinct_posters

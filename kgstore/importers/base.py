@@ -147,8 +147,12 @@ class TripleFolder(Dataset):
 
         Importers use it to keep side files that cover more than this dataset (CoDEx's
         type map spans all CoDEx sizes) to this dataset's entities. Bad lines are skipped
-        here without a report: :meth:`triples` reports each of them once.
+        here without a report: :meth:`triples` reports each of them once. Computed once
+        per instance (sync reads the entity stream twice).
         """
+        cached = getattr(self, "_vocabulary", None)
+        if cached is not None:
+            return cached
         quiet = InputErrors(policy="skip")
         entities: set[str] = set()
         relations: set[str] = set()
@@ -157,6 +161,7 @@ class TripleFolder(Dataset):
                 entities.add(triple.head)
                 entities.add(triple.tail)
                 relations.add(triple.relation)
+        self._vocabulary = (entities, relations)
         return entities, relations
 
 
