@@ -1,0 +1,194 @@
+"""Entity vectors into Neo4j: one property and one vector index per model version.
+
+A model name (``default``, ``movies``) has versions. Version ``n`` writes its vectors
+into ``embedding_<model>_v<n>`` on the ``:Entity`` nodes, builds the vector index
+``kgstore_<model>_v<n>`` and waits until it is ONLINE; only then does the
+``(:KgModel {id: <model>})`` node switch to it, in one transaction. Readers that go
+through the ``KgModel`` node (``kgstore nearest``, ``cypher/queries/nearest.cypher``,
+``kgstore.nearest``) therefore see the old version or the new one, never a mix. The
+previous version's property and index are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kgstore.cypher_files import quote_identifier
+from kgstore.driver import Graph
+from kgstore.errors import KgstoreError
+
+MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+SIMILARITIES = ("cosine", "euclidean")
+WRITE_BATCH = 5_000
+INDEX_WAIT_S = 600
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """Where one model version's vectors live."""
+
+    model: str
+    version: int
+    dimension: int
+    similarity: str
+
+    @property
+    def property_name(self) -> str:
+        return f"embedding_{self.model}_v{self.version}"
+
+    @property
+    def index_name(self) -> str:
+        return f"kgstore_{self.model}_v{self.version}"
+
+
+@dataclass
+class WriteBackResult:
+    version: ModelVersion
+    vectors: int
+    seconds: float
+    missing_keys: int
+
+    @property
+    def vectors_per_second(self) -> float:
+        return self.vectors / self.seconds if self.seconds else 0.0
+
+
+def check_model_name(model: str) -> str:
+    if not MODEL_NAME.match(model):
+        raise KgstoreError(f"model name {model!r} is not allowed",
+                           hint="Use a letter followed by letters, digits or _ (at most 63 characters).")
+    return model
+
+
+def current_version(graph: Graph, model: str) -> ModelVersion | None:
+    rows = graph.query("MATCH (m:KgModel {id: $model}) RETURN m.version AS version, "
+                       "m.dimension AS dimension, m.similarity AS similarity", {"model": model})
+    if not rows or rows[0]["version"] is None:
+        return None
+    row = rows[0]
+    return ModelVersion(model, int(row["version"]), int(row["dimension"]), row["similarity"])
+
+
+def write_vectors(
+    graph: Graph,
+    model: str,
+    keys: Sequence[str],
+    vectors: Any,
+    *,
+    similarity: str = "cosine",
+    metadata: dict[str, Any] | None = None,
+    batch_size: int = WRITE_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> WriteBackResult:
+    """Write ``vectors[i]`` to the entity keyed ``keys[i]`` as a new version of ``model``.
+
+    ``vectors`` is a float array ``[len(keys), dim]`` (numpy or nested lists).
+    ``metadata`` (training config, metrics summary, checkpoint path) is kept on the
+    ``KgModel`` node as ``meta_*`` properties.
+    """
+    check_model_name(model)
+    if similarity not in SIMILARITIES:
+        raise KgstoreError(f"similarity {similarity!r} is not supported",
+                           hint=f"Use one of {', '.join(SIMILARITIES)}.")
+    rows = _as_rows(vectors)
+    if len(rows) != len(keys):
+        raise KgstoreError(f"{len(keys)} keys but {len(rows)} vectors")
+    dimension = len(rows[0]) if rows else 0
+    if not 1 <= dimension <= 4096:
+        raise KgstoreError(f"vector dimension {dimension} is outside Neo4j's 1..4096")
+
+    started = time.monotonic()
+    previous = current_version(graph, model)
+    latest = graph.query("MATCH (m:KgModel {id: $model}) RETURN coalesce(m.latest_version, 0) AS v",
+                         {"model": model})
+    version = ModelVersion(model, (latest[0]["v"] if latest else 0) + 1, dimension, similarity)
+    graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = $v",
+                {"model": model, "v": version.version}, write=True)
+
+    statement = ("UNWIND $rows AS row MATCH (e:Entity {key: row.key}) "
+                 "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
+                 "RETURN count(e) AS written")
+    written = 0
+
+    def work(tx: Any, batch: list[dict[str, Any]]) -> int:
+        return tx.run(statement, rows=batch, property=version.property_name).single()["written"]
+
+    with graph.session() as session:
+        for start in range(0, len(rows), batch_size):
+            batch = [{"key": k, "vector": v} for k, v in
+                     zip(keys[start:start + batch_size], rows[start:start + batch_size], strict=True)]
+            written += session.execute_write(work, batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+
+    graph.query(
+        f"CREATE VECTOR INDEX {quote_identifier(version.index_name)} IF NOT EXISTS "
+        f"FOR (e:Entity) ON (e.{quote_identifier(version.property_name)}) "
+        "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
+        {"dim": dimension, "sim": similarity}, write=True)
+    graph.query(f"CALL db.awaitIndex($name, {INDEX_WAIT_S})", {"name": version.index_name})
+
+    meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
+    graph.query(
+        "MATCH (m:KgModel {id: $model}) "
+        "SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, "
+        "    m.similarity = $sim, m.vectors = $n, m.written_at = datetime(), m += $meta",
+        {"model": model, "v": version.version, "property": version.property_name, "index": version.index_name,
+         "dim": dimension, "sim": similarity, "n": written, "meta": meta}, write=True)
+    if previous is not None and previous.version != version.version:
+        drop_version(graph, previous)
+    return WriteBackResult(version, written, time.monotonic() - started, len(keys) - written)
+
+
+def drop_version(graph: Graph, version: ModelVersion) -> None:
+    """Remove one version's index and property (the KgModel node no longer points at it)."""
+    graph.query(f"DROP INDEX {quote_identifier(version.index_name)} IF EXISTS", write=True)
+    with graph.session() as session:
+        session.run(
+            f"MATCH (e:Entity) WHERE e.{quote_identifier(version.property_name)} IS NOT NULL "
+            f"CALL (e) {{ REMOVE e.{quote_identifier(version.property_name)} }} IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+
+
+def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequence[float] | None = None,
+            k: int = 10) -> list[dict[str, Any]]:
+    """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index."""
+    version = current_version(graph, model)
+    if version is None:
+        raise KgstoreError(f"no vectors for model {model!r} in this database",
+                           hint="Train and write back first: `kgstore train` (or `kgstore write-back CKPT`).")
+    if k < 1:
+        raise KgstoreError(f"k must be at least 1, got {k}")
+    if key is not None:
+        rows = graph.query(f"MATCH (e:Entity {{key: $key}}) RETURN e.{quote_identifier(version.property_name)} AS v",
+                           {"key": key})
+        if not rows:
+            raise KgstoreError(f"no entity with key {key!r}",
+                               hint="Keys look like `<dataset>:<id>`, e.g. `fb15k-237:/m/027rn`.")
+        if rows[0]["v"] is None:
+            raise KgstoreError(f"entity {key!r} has no vector in model {model!r} (version {version.version})")
+        vector = rows[0]["v"]
+    if vector is None:
+        raise KgstoreError("give a key or a vector")
+    results = graph.query(
+        "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
+        "WHERE node.key <> coalesce($key, '') "
+        "RETURN node.key AS key, node.name AS name, score ORDER BY score DESC LIMIT $limit",
+        {"index": version.index_name, "k": k + (1 if key else 0), "vector": list(vector), "key": key, "limit": k})
+    return results
+
+
+def _as_rows(vectors: Any) -> list[list[float]]:
+    if hasattr(vectors, "tolist"):
+        return vectors.astype("float32").tolist() if hasattr(vectors, "astype") else vectors.tolist()
+    return [list(map(float, v)) for v in vectors]
+
+
+def models(graph: Graph) -> Iterable[dict[str, Any]]:
+    return graph.query("MATCH (m:KgModel) RETURN m.id AS id, m.version AS version, m.dimension AS dimension, "
+                       "m.similarity AS similarity, m.vectors AS vectors, m.written_at AS written_at "
+                       "ORDER BY id")

@@ -1,0 +1,73 @@
+"""Vector write-back: batched, versioned, indexed, and queried through Neo4j's vector index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kgstore.driver import Graph
+from kgstore.errors import KgstoreError
+from kgstore.writeback import current_version, nearest, write_vectors
+
+
+def make_entities(graph: Graph, n: int) -> list[str]:
+    keys = [f"wb:{i}" for i in range(n)]
+    graph.unwind("UNWIND $rows AS row MERGE (e:Entity {key: row.key}) SET e.name = row.name, e.dataset = 'wb'",
+                 [{"key": k, "name": f"entity {i}"} for i, k in enumerate(keys)])
+    return keys
+
+
+def test_write_back_creates_an_online_index_and_answers_nearest(graph: Graph) -> None:
+    keys = make_entities(graph, 300)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    result = write_vectors(graph, "unit", keys, vectors, batch_size=128, metadata={"decoder": "distmult"})
+    assert result.vectors == 300 and result.missing_keys == 0
+    index = graph.query("SHOW INDEXES YIELD name, type, state, options WHERE name = 'kgstore_unit_v1' "
+                        "RETURN type, state, options.indexConfig AS config")[0]
+    assert index["type"] == "VECTOR" and index["state"] == "ONLINE"
+    assert index["config"]["vector.dimensions"] == 16
+    assert index["config"]["vector.similarity_function"] == "COSINE"
+    stored = graph.query("MATCH (e:Entity {key: 'wb:7'}) RETURN e.embedding_unit_v1 AS v")[0]["v"]
+    assert np.allclose(stored, vectors[7], atol=1e-6)
+    model = graph.query("MATCH (m:KgModel {id: 'unit'}) RETURN m.version AS v, m.meta_decoder AS d, "
+                        "m.written_at IS NOT NULL AS stamped")
+    assert model == [{"v": 1, "d": "distmult", "stamped": True}]
+
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = [keys[i] for i in np.argsort(-(normed @ normed[7]))[1:6]]
+    found = [row["key"] for row in nearest(graph, "unit", key="wb:7", k=5)]
+    assert "wb:7" not in found
+    assert len(set(found) & set(exact)) >= 4  # the index is approximate (HNSW), but close
+
+
+def test_retraining_writes_a_new_version_and_drops_the_old(graph: Graph) -> None:
+    keys = make_entities(graph, 50)
+    write_vectors(graph, "ver", keys, np.ones((50, 8), dtype=np.float32))
+    second = write_vectors(graph, "ver", keys, np.full((50, 8), 2.0, dtype=np.float32))
+    assert second.version.version == 2
+    assert current_version(graph, "ver").version == 2  # type: ignore[union-attr]
+    leftovers = graph.query("MATCH (e:Entity) WHERE e.embedding_ver_v1 IS NOT NULL RETURN count(e) AS n")
+    assert leftovers == [{"n": 0}]
+    names = {r["name"] for r in graph.query("SHOW INDEXES YIELD name RETURN name")}
+    assert "kgstore_ver_v2" in names and "kgstore_ver_v1" not in names
+
+
+def test_bad_inputs_are_refused(graph: Graph) -> None:
+    keys = make_entities(graph, 3)
+    with pytest.raises(KgstoreError, match="model name"):
+        write_vectors(graph, "bad name; DROP", keys, np.ones((3, 4)))
+    with pytest.raises(KgstoreError, match="3 keys but 2 vectors"):
+        write_vectors(graph, "ok", keys, np.ones((2, 4)))
+    with pytest.raises(KgstoreError, match="no vectors for model"):
+        nearest(graph, "never_trained", key="wb:0")
+    write_vectors(graph, "ok", keys, np.ones((3, 4)))
+    with pytest.raises(KgstoreError, match="no entity with key"):
+        nearest(graph, "ok", key="wb:missing")
+
+
+def test_unknown_keys_are_counted_not_invented(graph: Graph) -> None:
+    keys = make_entities(graph, 5)
+    result = write_vectors(graph, "partial", [*keys, "wb:ghost"], np.ones((6, 4)))
+    assert (result.vectors, result.missing_keys) == (5, 1)
+    assert graph.query("MATCH (e:Entity {key: 'wb:ghost'}) RETURN count(e) AS n") == [{"n": 0}]
