@@ -374,6 +374,34 @@ def datasets_download(name: str, dest: Path | None) -> None:
     echo(f"{name} is in {folder}; import it with: kgstore sync {name} --source {folder}")
 
 
+# ---------------------------------------------------------------------- vectors
+@main.command(context_settings=CONTEXT)
+@click.argument("key")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many neighbours.")
+@click.option("--model", default="default", show_default=True, help="Which model's vectors to search.")
+@connection_options
+@click.pass_context
+def nearest(ctx: click.Context, key: str, k: int, model: str, **conn: Any) -> None:
+    """Print the K entities nearest to entity KEY in a model's vector index.
+
+    The same query in Cypher is in cypher/queries/nearest.cypher.
+
+    \b
+    Example:
+      kgstore nearest "fb15k-237:/m/0dr_4" -k 10
+    """
+    from kgstore.writeback import nearest as nearest_entities
+
+    with open_graph(ctx, **conn) as graph:
+        rows = nearest_entities(graph, model, key=key, k=k)
+    table = Table(title=f"nearest to {key} ({model})")
+    for column in ("#", "key", "name", "score"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    for rank, row in enumerate(rows, start=1):
+        table.add_row(str(rank), row["key"], row["name"] or "", f"{row['score']:.4f}")
+    Console().print(table)
+
+
 # ----------------------------------------------------------------------- status
 @main.command(context_settings=CONTEXT)
 @connection_options

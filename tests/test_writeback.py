@@ -71,3 +71,17 @@ def test_unknown_keys_are_counted_not_invented(graph: Graph) -> None:
     result = write_vectors(graph, "partial", [*keys, "wb:ghost"], np.ones((6, 4)))
     assert (result.vectors, result.missing_keys) == (5, 1)
     assert graph.query("MATCH (e:Entity {key: 'wb:ghost'}) RETURN count(e) AS n") == [{"n": 0}]
+
+
+def test_nearest_cypher_file_matches_the_python_helper(graph: Graph, run_cli) -> None:  # noqa: ANN001
+    from kgstore.cypher_files import read_cypher, split_statements
+
+    keys = make_entities(graph, 100)
+    vectors = np.random.default_rng(1).normal(size=(100, 8)).astype(np.float32)
+    write_vectors(graph, "file", keys, vectors)
+    (statement,) = split_statements(read_cypher("queries/nearest.cypher"))
+    from_file = graph.query(statement, {"model": "file", "key": "wb:3", "k": 5})
+    assert [r["key"] for r in from_file] == [r["key"] for r in nearest(graph, "file", key="wb:3", k=5)]
+    result = run_cli("nearest", "wb:3", "-k", "5", "--model", "file", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert from_file[0]["key"] in result.output and "entity" in result.output
