@@ -156,6 +156,9 @@ def connect(
     settings = resolve_connection(uri, user, password, database, home=home)
     auth = (settings.user, settings.password) if settings.password is not None else None
     driver_config.setdefault("max_connection_lifetime", 3600)
+    # Schema-discovery warnings ("property key does not exist" on a fresh database) are
+    # expected in kgstore's own queries; real failures still raise.
+    driver_config.setdefault("notifications_min_severity", "OFF")
     try:
         driver = GraphDatabase.driver(settings.uri, auth=auth, **driver_config)
     except (ConfigurationError, ValueError) as exc:

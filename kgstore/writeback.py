@@ -94,10 +94,15 @@ def write_vectors(
     if similarity not in SIMILARITIES:
         raise KgstoreError(f"similarity {similarity!r} is not supported",
                            hint=f"Use one of {', '.join(SIMILARITIES)}.")
-    rows = _as_rows(vectors)
-    if len(rows) != len(keys):
-        raise KgstoreError(f"{len(keys)} keys but {len(rows)} vectors")
-    dimension = len(rows[0]) if rows else 0
+    import numpy as np
+
+    matrix = np.ascontiguousarray(np.asarray(vectors, dtype="<f4"))
+    if matrix.ndim != 2 or matrix.shape[0] != len(keys):
+        raise KgstoreError(f"{len(keys)} keys but {matrix.shape[0] if matrix.ndim else 0} vectors"
+                           + ("" if matrix.ndim == 2 else f" (expected a 2-d array, got {matrix.ndim}-d)"))
+    if not np.isfinite(matrix).all():
+        raise KgstoreError("vectors contain NaN or infinite values: the model diverged; nothing was written")
+    dimension = int(matrix.shape[1])
     if not 1 <= dimension <= 4096:
         raise KgstoreError(f"vector dimension {dimension} is outside Neo4j's 1..4096")
 
@@ -109,8 +114,12 @@ def write_vectors(
     graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = $v",
                 {"model": model, "v": version.version}, write=True)
 
+    # With the kgstore plugin, vectors travel as float32 bytes (4 bytes a value, one value
+    # for the driver to pack); without it, as lists of floats (any Neo4j 5.x works).
+    as_bytes = has_bytes_function(graph)
+    vector_expr = "kgstore.floats(row.vector)" if as_bytes else "row.vector"
     statement = ("UNWIND $rows AS row MATCH (e:Entity {key: row.key}) "
-                 "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
+                 f"CALL db.create.setNodeVectorProperty(e, $property, {vector_expr}) "
                  "RETURN count(e) AS written")
     written = 0
 
@@ -118,9 +127,10 @@ def write_vectors(
         return tx.run(statement, rows=batch, property=version.property_name).single()["written"]
 
     with graph.session() as session:
-        for start in range(0, len(rows), batch_size):
-            batch = [{"key": k, "vector": v} for k, v in
-                     zip(keys[start:start + batch_size], rows[start:start + batch_size], strict=True)]
+        for start in range(0, len(keys), batch_size):
+            chunk = matrix[start:start + batch_size]
+            values = [row.tobytes() for row in chunk] if as_bytes else chunk.tolist()
+            batch = [{"key": k, "vector": v} for k, v in zip(keys[start:start + batch_size], values, strict=True)]
             written += session.execute_write(work, batch)
             if on_batch is not None:
                 on_batch(len(batch))
@@ -182,10 +192,9 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
     return results
 
 
-def _as_rows(vectors: Any) -> list[list[float]]:
-    if hasattr(vectors, "tolist"):
-        return vectors.astype("float32").tolist() if hasattr(vectors, "astype") else vectors.tolist()
-    return [list(map(float, v)) for v in vectors]
+def has_bytes_function(graph: Graph) -> bool:
+    """True when the server runs the kgstore plugin's ``kgstore.floats`` function."""
+    return bool(graph.query("SHOW FUNCTIONS YIELD name WHERE name = 'kgstore.floats' RETURN name"))
 
 
 def models(graph: Graph) -> Iterable[dict[str, Any]]:
