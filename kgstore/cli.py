@@ -374,6 +374,192 @@ def datasets_download(name: str, dest: Path | None) -> None:
     echo(f"{name} is in {folder}; import it with: kgstore sync {name} --source {folder}")
 
 
+# ---------------------------------------------------------------------- training
+TRAIN_HINT = "training needs the `train` extra: pip install 'kgstore[train]'"
+
+
+def _need_trainer() -> None:
+    try:
+        import torch  # noqa: F401
+        import torch_geometric  # noqa: F401
+    except ImportError as exc:
+        raise KgstoreError(f"{exc.name} is not installed", hint=TRAIN_HINT) from exc
+
+
+def _namespaces(datasets: tuple[str, ...]) -> list[str] | None:
+    return sorted(datasets) or None
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dataset", "datasets", multiple=True, metavar="NS",
+              help="Only entities of this dataset namespace (repeatable). [default: all]")
+@click.option("--refresh", is_flag=True, help="Export again even if the graph looks unchanged.")
+@connection_options
+@click.pass_context
+def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: bool, **conn: Any) -> None:
+    """Write a portable graph snapshot to PATH (for a GPU machine that cannot reach Neo4j).
+
+    Train from it elsewhere with `kgstore train --snapshot PATH --no-write-back`, then bring the
+    checkpoint back and run `kgstore write-back CHECKPOINT`.
+    """
+    _need_trainer()
+    from trainer.export import export_snapshot
+
+    with open_graph(ctx, **conn) as graph:
+        snapshot = export_snapshot(graph, path, namespaces=_namespaces(datasets), refresh=refresh)
+    counts = snapshot.meta.get("num_triples", {})
+    echo(f"Snapshot in {path}: {snapshot.num_entities:,} entities, {snapshot.num_relations:,} relations, "
+         + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--model", default="default", show_default=True, help="Model name: vectors go to its property/index.")
+@click.option("--dataset", "datasets", multiple=True, metavar="NS",
+              help="Train on these dataset namespaces only (repeatable). [default: all]")
+@click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Train from this snapshot folder instead of exporting from Neo4j.")
+@click.option("--decoder", type=click.Choice(["distmult", "complex", "rotate", "transe"]), default="distmult",
+              show_default=True, help="Scoring function.")
+@click.option("--dim", type=click.IntRange(2, 4096), default=200, show_default=True, help="Vector width.")
+@click.option("--layers", type=click.IntRange(0, 4), default=0, show_default=True,
+              help="R-GCN layers (0 = plain embeddings).")
+@click.option("--epochs", type=click.IntRange(1), default=200, show_default=True, help="Epoch cap.")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate.")
+@click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True, help="Training rows per step.")
+@click.option("--loss", type=click.Choice(["1-n", "nssa"]), default="1-n", show_default=True,
+              help="1-N BCE with label smoothing, or negative sampling with self-adversarial weights.")
+@click.option("--patience", type=click.IntRange(0), default=5, show_default=True,
+              help="Validations without improvement before stopping early (0 = never).")
+@click.option("--max-seconds", type=float, help="Wall-clock cap on training.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (mixed precision on CUDA).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Continue training this checkpoint folder.")
+@click.option("--refresh", is_flag=True, help="Re-export the snapshot even if the graph looks unchanged.")
+@click.option("--no-write-back", is_flag=True, help="Keep the vectors in the checkpoint only.")
+@click.option("--similarity", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True,
+              help="Similarity of the vector index.")
+@connection_options
+@click.pass_context
+def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, decoder: str, dim: int,
+          layers: int, epochs: int, lr: float, batch_size: int, loss: str, patience: int,
+          max_seconds: float | None, device: str, seed: int, resume: Path | None, refresh: bool,
+          no_write_back: bool, similarity: str, **conn: Any) -> None:
+    """Train entity vectors on the graph and write them back into a Neo4j vector index.
+
+    Streams the graph from Neo4j into a snapshot (reused while the graph is unchanged),
+    trains a link-prediction model on the train split with early stopping on the valid
+    split, reports filtered MRR/Hits@k on the test split, saves a checkpoint in
+    <home>/models/MODEL/ and writes the vectors to the :Entity nodes.
+
+    \b
+    Examples:
+      kgstore train
+      kgstore train --dataset fb15k-237 --decoder complex --dim 256 --device cuda
+      kgstore train --snapshot snap/ --no-write-back     # on a machine without the database
+    """
+    _need_trainer()
+    from trainer.config import TrainConfig
+    from trainer.pipeline import train_model
+
+    config = TrainConfig(decoder=decoder, dim=dim, num_layers=layers, epochs=epochs, lr=lr, batch_size=batch_size,
+                         loss=loss, patience=patience, max_seconds=max_seconds, device=device, seed=seed)
+    home = _home(ctx)
+    needs_db = snapshot is None or not no_write_back
+    graph = open_graph(ctx, **conn) if needs_db else None
+    try:
+        job = train_model(graph, home=home, model=model, config=config, snapshot=snapshot,
+                          namespaces=_namespaces(datasets), refresh=refresh, resume=resume,
+                          write_back=not no_write_back, similarity=similarity)
+    finally:
+        if graph is not None:
+            graph.close()
+    _print_metrics(job.result.metrics.get("test", {}), title=f"{model}: filtered test metrics")
+    m = job.result.metrics
+    echo(f"trained {m.get('train_seconds', 0):.1f} s ({m.get('triples_per_second', 0):,.0f} triples/s), "
+         f"best epoch {m.get('best_epoch')}, checkpoint {job.result.checkpoint_dir}")
+    if job.write_back is not None:
+        wb = job.write_back
+        echo(f"wrote {wb.vectors:,} vectors to :Entity.{wb.version.property_name} "
+             f"(index {wb.version.index_name}, {wb.vectors_per_second:,.0f} vectors/s)")
+
+
+def _print_metrics(metrics: dict[str, Any], *, title: str, per_relation: int = 0) -> None:
+    table = Table(title=title)
+    for column in ("MRR", "H@1", "H@3", "H@10", "triples"):
+        table.add_column(column, justify="right")
+    if metrics:
+        table.add_row(f"{metrics['mrr']:.4f}", f"{metrics['hits@1']:.4f}", f"{metrics['hits@3']:.4f}",
+                      f"{metrics['hits@10']:.4f}", f"{metrics.get('count', 0) // 2:,}")
+    Console().print(table)
+    rows = sorted((metrics.get("per_relation") or {}).items(), key=lambda kv: -kv[1]["count"])[:per_relation]
+    if rows:
+        table = Table(title="per relation (most frequent first)")
+        for column in ("relation", "MRR", "H@10", "ranks"):
+            table.add_column(column, justify="left" if column == "relation" else "right")
+        for name, m in rows:
+            table.add_row(name, f"{m['mrr']:.4f}", f"{m['hits@10']:.4f}", f"{m['count']:,}")
+        Console().print(table)
+
+
+@main.command("eval", context_settings=CONTEXT)
+@click.argument("checkpoint", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--model", default="default", show_default=True, help="Use this model's latest checkpoint.")
+@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", show_default=True)
+@click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Evaluate on this snapshot folder instead of exporting from Neo4j.")
+@click.option("--dataset", "datasets", multiple=True, metavar="NS", help="Dataset namespaces, as in training.")
+@click.option("--per-relation", type=click.IntRange(0), default=10, show_default=True,
+              help="Show this many relations' own metrics.")
+@click.option("--device", default="cpu", show_default=True)
+@connection_options
+@click.pass_context
+def evaluate(ctx: click.Context, checkpoint: Path | None, model: str, split: str, snapshot: Path | None,
+             datasets: tuple[str, ...], per_relation: int, device: str, **conn: Any) -> None:
+    """Filtered MRR and Hits@1/3/10 (both directions, realistic ties) of a checkpoint on a split."""
+    _need_trainer()
+    from trainer.checkpoint import load_checkpoint
+    from trainer.evaluation import evaluate_snapshot
+    from trainer.pipeline import latest_checkpoint, load_or_export
+
+    home = _home(ctx)
+    checkpoint = checkpoint or latest_checkpoint(home, model)
+    if checkpoint is None:
+        raise KgstoreError(f"model {model!r} has no checkpoint in {home.root / 'models'}",
+                           hint="Train one with `kgstore train`, or pass a CHECKPOINT folder.")
+    net, _config, vocab, _metrics = load_checkpoint(checkpoint, device=device)
+    graph = open_graph(ctx, **conn) if snapshot is None else None
+    try:
+        data = load_or_export(graph, home, snapshot=snapshot, namespaces=_namespaces(datasets))
+    finally:
+        if graph is not None:
+            graph.close()
+    if list(data.entity_keys) != list(vocab["entity_keys"]):
+        raise KgstoreError(f"the graph changed since {checkpoint} was trained (its entities differ)",
+                           hint="Evaluate with the snapshot it was trained on (--snapshot) or train again.")
+    result = evaluate_snapshot(net, data, split)
+    _print_metrics(result, title=f"{checkpoint.name}: filtered {split} metrics", per_relation=per_relation)
+
+
+@main.command("write-back", context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--model", default="default", show_default=True, help="Model name to write the vectors under.")
+@click.option("--similarity", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
+@connection_options
+@click.pass_context
+def write_back(ctx: click.Context, checkpoint: Path, model: str, similarity: str, **conn: Any) -> None:
+    """Write a checkpoint's entity vectors into Neo4j (a new version of MODEL, with its vector index)."""
+    _need_trainer()
+    from trainer.pipeline import write_checkpoint_vectors
+
+    with open_graph(ctx, **conn) as graph:
+        result = write_checkpoint_vectors(graph, checkpoint, model=model, similarity=similarity)
+    echo(f"wrote {result.vectors:,} vectors ({result.missing_keys:,} keys not in the database) to "
+         f":Entity.{result.version.property_name}, index {result.version.index_name} "
+         f"[{result.vectors_per_second:,.0f} vectors/s]")
+
+
 # ---------------------------------------------------------------------- vectors
 @main.command(context_settings=CONTEXT)
 @click.argument("key")

@@ -1,0 +1,122 @@
+"""``TrainConfig``: every training choice in one dataclass, saved as ``config.json``.
+
+Parts are given by name plus ``*_kwargs`` (``decoder="complex"``,
+``decoder_kwargs={"margin": 9.0}``), so a config maps 1:1 onto the modules it builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOSSES = ("1-n", "nssa")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Training configuration; defaults are the recipe kgstore measured best on small graphs.
+
+    Model:
+        decoder: registered decoder name (``distmult``, ``complex``, ``rotate``, ``transe``).
+        decoder_kwargs: extra keyword arguments for the decoder (``margin``, ``p``).
+        dim: entity (and relation) vector width.
+        num_layers: R-GCN layers; 0 = plain embeddings (KGE), 1 = Schlichtkrull et al.
+        num_bases / num_blocks: R-GCN weight decomposition (at most one).
+        encoder_kwargs: extra keyword arguments for ``RGCNEncoder`` (``conv="fast"``).
+        dropout: between R-GCN layers and on the query vector in training.
+        reciprocal: train ``(t, r^-1, h)`` for every ``(h, r, t)``; head queries are then
+            answered as tail queries of ``r^-1`` (Lacroix et al. 2018).
+
+    Optimisation:
+        lr, epochs, batch_size: Adam step size, epoch cap, rows per step.
+        loss: ``"1-n"`` (BCE against all entities with label smoothing, Dettmers et al.
+            2018) or ``"nssa"`` (negative sampling, self-adversarial weights, Sun et al. 2019).
+        num_negatives: negatives per positive for ``nssa``; extra random candidates per
+            batch for ``1-n`` in mini-batch mode.
+        label_smoothing: ``1-n`` targets become ``(1 - eps) y + eps / E``.
+        adversarial_temperature: softmax temperature over negative scores for ``nssa``.
+        regularization: weight of the N3 penalty on the batch's vectors (0 = off).
+        patience: evaluations without a better validation MRR before stopping (0 = never).
+        eval_every: epochs between validation evaluations (0 = only at the end).
+        eval_batch_size: queries scored at once in evaluation.
+        max_seconds: wall-clock cap on training (None = none); checked after each step.
+        seed: seeds torch, numpy and random.
+
+    Hardware:
+        device: ``"cpu"`` or ``"cuda"``.
+        amp: bfloat16 autocast on CUDA (ignored on CPU).
+        full_batch: message passing over the whole graph each step (True), over sampled
+            subgraphs (False), or decided by :func:`trainer.train.choose_full_batch` (None).
+        full_batch_max_bytes: the size rule's budget for full-batch activations.
+        fanout: neighbours sampled per entity and layer in mini-batch mode.
+        num_threads: torch CPU threads; None = ``$KGSTORE_NUM_THREADS`` or the CPU count.
+    """
+
+    decoder: str = "distmult"
+    decoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    dim: int = 200
+    num_layers: int = 0
+    num_bases: int | None = None
+    num_blocks: int | None = None
+    encoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    dropout: float = 0.3
+    reciprocal: bool = True
+
+    lr: float = 3e-3
+    epochs: int = 200
+    batch_size: int = 256
+    loss: str = "1-n"
+    num_negatives: int = 128
+    label_smoothing: float = 0.1
+    adversarial_temperature: float = 1.0
+    regularization: float = 0.0
+    patience: int = 5
+    eval_every: int = 5
+    eval_batch_size: int = 256
+    max_seconds: float | None = None
+    seed: int = 0
+
+    device: str = "cpu"
+    amp: bool = True
+    full_batch: bool | None = None
+    full_batch_max_bytes: int = 2 * 1024**3
+    fanout: int = 10
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.loss not in LOSSES:
+            problems.append(f"loss {self.loss!r} (use one of {', '.join(LOSSES)})")
+        if not (self.device in DEVICES or self.device.startswith("cuda:")):
+            problems.append(f"device {self.device!r} (use cpu, cuda or cuda:N)")
+        if self.num_bases is not None and self.num_blocks is not None:
+            problems.append("both num_bases and num_blocks (pick one decomposition)")
+        for name in ("dim", "epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} {getattr(self, name)} (must be >= 1)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append(f"label_smoothing {self.label_smoothing} (must be in [0, 1))")
+        if problems:
+            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}: known fields are {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

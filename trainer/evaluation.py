@@ -1,0 +1,151 @@
+"""Filtered rank-based evaluation: MRR and Hits@k over head and tail queries.
+
+For a test triple ``(h, r, t)`` the tail query ranks ``t`` among all entities by
+``score(h, r, e)``, the head query ranks ``h`` among all entities by ``score(e, r, t)``.
+*Filtered* (Bordes et al. 2013): every other entity that makes a known true triple
+(train, valid or test) is removed from the candidates. Ties are broken *realistically*
+(Berrendorf et al. 2020, https://arxiv.org/abs/2002.06914), as PyKEEN's
+``RankBasedEvaluator``:
+
+.. math::
+
+    \\text{rank} = \\tfrac12 \\left( \\underbrace{1 + |\\{e : s_e > s\\}|}_{\\text{optimistic}}
+    + \\underbrace{|\\{e : s_e \\ge s\\}|}_{\\text{pessimistic}} \\right)
+
+with the true entity counted in the pessimistic set. MRR is the mean of ``1 / rank`` and
+Hits@k the fraction of ``rank <= k`` over both directions (and per direction and relation).
+
+Queries are scored ``batch_size`` at a time against all ``E`` entities, and the batch is
+shrunk so that ``batch * E`` stays under ``max_scores``: memory is bounded for any graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from trainer.targets import QueryIndex
+
+ScoreFn = Callable[[Tensor, Tensor], Tensor]  # (entity ids [B], relation ids [B]) -> scores [B, E]
+HITS_AT = (1, 3, 10)
+
+
+def realistic_ranks(scores: Tensor, true_entities: Tensor, filtered: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Realistic ranks ``[B]`` of ``true_entities`` ``[B]`` in ``scores`` ``[B, E]``.
+
+    ``filtered`` is ``(batch position, entity)`` pairs removed from the candidates; the
+    true entity itself is never removed.
+    """
+    scores = scores.float()
+    true_scores = scores.gather(1, true_entities[:, None])
+    if filtered is not None and filtered[0].numel():
+        rows, cols = filtered[0].to(scores.device), filtered[1].to(scores.device)
+        scores = scores.index_put((rows, cols), torch.tensor(float("-inf"), device=scores.device))
+        scores.scatter_(1, true_entities[:, None], true_scores)
+    optimistic = (scores > true_scores).sum(1) + 1
+    pessimistic = (scores >= true_scores).sum(1)
+    return 0.5 * (optimistic + pessimistic).double()
+
+
+def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """MRR, mean rank and Hits@1/3/10 of realistic ranks."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if ranks.size == 0:
+        return {"mrr": float("nan"), "mean_rank": float("nan"), **{f"hits@{k}": float("nan") for k in HITS_AT},
+                "count": 0}
+    return {"mrr": float(np.mean(1.0 / ranks)), "mean_rank": float(ranks.mean()),
+            **{f"hits@{k}": float(np.mean(ranks <= k)) for k in HITS_AT}, "count": int(ranks.size)}
+
+
+@torch.no_grad()
+def rank_triples(
+    triples: np.ndarray,
+    *,
+    score_tails: ScoreFn,
+    score_heads: ScoreFn,
+    num_entities: int,
+    num_relations: int,
+    filter_index: QueryIndex | None,
+    batch_size: int = 256,
+    max_scores: int = 2**25,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered realistic ``(head_ranks, tail_ranks)`` of ``triples`` ``[N, 3]``.
+
+    ``score_tails(h, r)`` and ``score_heads(t, r)`` return ``[B, E]`` scores;
+    ``filter_index`` indexes all known true triples in both directions (None = raw ranks).
+    """
+    triples = torch.as_tensor(np.asarray(triples), dtype=torch.long).reshape(-1, 3)
+    step = max(1, min(batch_size, max_scores // max(num_entities, 1)))
+    head_ranks, tail_ranks = [], []
+    for start in range(0, len(triples), step):
+        h, r, t = triples[start:start + step].to(device).t()
+        for query, answer, rel, fn, out in ((h, t, r, score_tails, tail_ranks),
+                                            (t, h, r + num_relations, None, head_ranks)):
+            scores = score_tails(query, rel) if fn is not None else score_heads(query, r)
+            filtered = filter_index.answers_of(query, rel) if filter_index is not None else None
+            out.append(realistic_ranks(scores, answer, filtered).cpu())
+    if not triples.numel():
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(head_ranks).numpy(), torch.cat(tail_ranks).numpy()
+
+
+def summarize(triples: np.ndarray, head_ranks: np.ndarray, tail_ranks: np.ndarray,
+              relation_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics for both directions, each direction, and each relation (both directions)."""
+    triples = np.asarray(triples).reshape(-1, 3)
+    result: dict[str, Any] = {**rank_metrics(np.concatenate([head_ranks, tail_ranks])),
+                              "head": rank_metrics(head_ranks), "tail": rank_metrics(tail_ranks)}
+    per_relation = {}
+    for rel in np.unique(triples[:, 1]):
+        mask = triples[:, 1] == rel
+        name = relation_names[rel] if relation_names is not None else str(int(rel))
+        per_relation[name] = rank_metrics(np.concatenate([head_ranks[mask], tail_ranks[mask]]))
+    result["per_relation"] = per_relation
+    return result
+
+
+@torch.no_grad()
+def evaluate(
+    model: Any,
+    triples: np.ndarray,
+    *,
+    known_triples: np.ndarray,
+    relation_names: Sequence[str] | None = None,
+    batch_size: int = 256,
+    per_relation: bool = True,
+    filter_index: QueryIndex | None = None,
+) -> dict[str, Any]:
+    """Filtered realistic MRR / Hits@k of a :class:`~trainer.model.KGModel` on ``triples``.
+
+    ``known_triples`` are all true triples (train + valid + test) used by the filter
+    (ignored when a prebuilt ``filter_index`` is given).
+    """
+    was_training = model.training
+    model.eval()
+    device = model.edge_index.device
+    num_relations = model.num_relations
+    try:
+        entities = model.entity_vectors()
+        if filter_index is None:
+            filter_index = QueryIndex(known_triples, num_relations=num_relations)
+        head_ranks, tail_ranks = rank_triples(
+            triples, score_tails=lambda e, r: model.decoder.score_all_tails(entities[e], r, entities),
+            score_heads=lambda t, r: model.score_heads(r, t, entities), num_entities=model.num_entities,
+            num_relations=num_relations, filter_index=filter_index, batch_size=batch_size, device=device)
+    finally:
+        model.train(was_training)
+    result = summarize(triples, head_ranks, tail_ranks, relation_names)
+    if not per_relation:
+        result.pop("per_relation")
+    return result
+
+
+def evaluate_snapshot(model: Any, snapshot: Any, split: str = "test", **kwargs: Any) -> dict[str, Any]:
+    """:func:`evaluate` on one split of a :class:`~trainer.snapshot.Snapshot`, filtering with all its triples."""
+    return evaluate(model, snapshot.split(split), known_triples=snapshot.triples,
+                    relation_names=snapshot.relation_names, **kwargs)

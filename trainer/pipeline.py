@@ -1,0 +1,110 @@
+"""The `kgstore train` job: snapshot from Neo4j → train → checkpoint → vectors back in Neo4j.
+
+The CLI calls these functions (and only these), so a Python user gets the same job with
+``trainer.pipeline.train_model(kgstore.connect(), model="movies")``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgstore.driver import Graph
+from kgstore.home import KgstoreHome
+from kgstore.writeback import WriteBackResult, check_model_name, write_vectors
+from trainer.config import TrainConfig
+from trainer.snapshot import Snapshot
+from trainer.train import TrainResult, train
+
+
+@dataclass
+class TrainJob:
+    snapshot: Snapshot
+    result: TrainResult
+    write_back: WriteBackResult | None
+
+
+def models_dir(home: KgstoreHome, model: str) -> Path:
+    return home.root / "models" / model
+
+
+def new_checkpoint_dir(home: KgstoreHome, model: str) -> Path:
+    """``<home>/models/<model>/<UTC time>``: every training run keeps its own folder."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return models_dir(home, model) / stamp
+
+
+def latest_checkpoint(home: KgstoreHome, model: str) -> Path | None:
+    link = models_dir(home, model) / "latest"
+    return link.resolve() if link.exists() else None
+
+
+def _mark_latest(checkpoint: Path) -> None:
+    link = checkpoint.parent / "latest"
+    tmp = checkpoint.parent / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(checkpoint.name)
+    os.replace(tmp, link)  # atomic: the sidecar never sees a missing `latest`
+
+
+def load_or_export(graph: Graph | None, home: KgstoreHome, *, snapshot: Path | None = None,
+                   namespaces: list[str] | None = None, refresh: bool = False,
+                   progress: bool = True) -> Snapshot:
+    """A snapshot from ``snapshot`` (a folder), or exported from ``graph`` (reused when unchanged)."""
+    if snapshot is not None:
+        return Snapshot.load(snapshot)
+    if graph is None:
+        raise ValueError("either a snapshot folder or a database connection is needed")
+    from trainer.export import export_snapshot, snapshot_dir_for
+
+    return export_snapshot(graph, snapshot_dir_for(home.root, namespaces), namespaces=namespaces,
+                           refresh=refresh, progress=progress)
+
+
+def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default",
+                config: TrainConfig | None = None, snapshot: Path | None = None,
+                namespaces: list[str] | None = None, refresh: bool = False, resume: Path | None = None,
+                write_back: bool = True, similarity: str = "cosine", progress: bool = True) -> TrainJob:
+    """Train ``model`` on the graph (or a snapshot folder) and write its vectors back."""
+    check_model_name(model)
+    data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, refresh=refresh,
+                          progress=progress)
+    if len(data.split("train")) == 0:
+        from kgstore.errors import KgstoreError
+
+        raise KgstoreError("the graph has no training triples",
+                           hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
+    checkpoint = resume or new_checkpoint_dir(home, model)
+    result = train(data, config or TrainConfig(), checkpoint_dir=checkpoint, resume=resume is not None,
+                   progress=progress)
+    _mark_latest(Path(checkpoint))
+    written = None
+    if write_back:
+        if graph is None:
+            raise ValueError("write-back needs a database connection")
+        written = write_checkpoint_vectors(graph, Path(checkpoint), model=model, similarity=similarity,
+                                           metrics=result.metrics)
+    return TrainJob(data, result, written)
+
+
+def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, similarity: str = "cosine",
+                             metrics: dict[str, Any] | None = None) -> WriteBackResult:
+    """Write a checkpoint's entity vectors into Neo4j as a new version of ``model``."""
+    import json
+
+    from trainer.checkpoint import entity_vectors
+    from trainer.config import TrainConfig
+
+    vocab = json.loads((checkpoint / "vocab.json").read_text())
+    config = TrainConfig.load(checkpoint / "config.json")
+    if metrics is None and (checkpoint / "metrics.json").is_file():
+        metrics = json.loads((checkpoint / "metrics.json").read_text())
+    test = (metrics or {}).get("test", {})
+    meta = {"decoder": config.decoder, "dim": config.dim, "layers": config.num_layers,
+            "checkpoint": str(checkpoint.resolve()), "test_mrr": test.get("mrr"),
+            "test_hits_at_10": test.get("hits@10"), "fingerprint": vocab.get("fingerprint")}
+    return write_vectors(graph, model, vocab["entity_keys"], entity_vectors(checkpoint), similarity=similarity,
+                         metadata=meta)

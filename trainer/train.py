@@ -1,0 +1,397 @@
+"""The training loop: ``train(snapshot, config, checkpoint_dir=...) -> TrainResult``.
+
+One step takes a batch of *queries* ``(entity, relation)`` (tail queries ``(h, r, ?)`` and,
+with reciprocal relations, head queries as ``(t, r^-1, ?)``) and either
+
+* ``loss="1-n"``: scores each query against every entity (full batch) or every entity of
+  the batch's subgraph (mini-batch) and applies binary cross-entropy to label-smoothed
+  multi-hot targets (Dettmers et al. 2018, https://arxiv.org/abs/1707.01476); or
+* ``loss="nssa"``: scores each true triple against ``num_negatives`` random entities
+  (shared by the batch) with the self-adversarial loss of Sun et al. (2019),
+  https://arxiv.org/abs/1902.10197:
+  :math:`-\\log\\sigma(s^+) - \\sum_i p_i \\log\\sigma(-s^-_i)`,
+  :math:`p = \\operatorname{softmax}(\\alpha s^-)` (not back-propagated).
+
+Optimiser Adam; validation filtered MRR every ``eval_every`` epochs drives early
+stopping; the best weights are kept. The checkpoint folder holds ``model.pt`` (best
+weights), ``config.json``, ``vocab.json``, ``graph.npy`` (message-graph triples),
+``metrics.json``, ``loss.png``, ``mrr.png``, ``entity_vectors.npy`` and
+``training_state.pt`` (optimizer, epoch, RNG: what ``resume=True`` continues from).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from trainer.config import TrainConfig
+from trainer.evaluation import evaluate
+from trainer.model import KGModel
+from trainer.sampling import NeighborSampler
+from trainer.snapshot import Snapshot
+from trainer.targets import QueryIndex
+
+THREADS_ENV = "KGSTORE_NUM_THREADS"
+# configuration fields that change the model's shape: a resumed run must keep them
+STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
+              "reciprocal")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model (best weights) and its numbers."""
+
+    model: KGModel
+    config: TrainConfig
+    entity_vectors: np.ndarray  # float32 [E, dim], row i = snapshot.entity_keys[i]
+    metrics: dict[str, Any]
+    checkpoint_dir: Path
+    entity_keys: list[str] = field(default_factory=list)
+
+    @property
+    def test(self) -> dict[str, Any]:
+        return self.metrics.get("test", {})
+
+
+def set_threads(config: TrainConfig) -> int:
+    """Set torch's CPU threads: ``config.num_threads``, else ``$KGSTORE_NUM_THREADS``, else the CPU count."""
+    threads = config.num_threads or int(os.environ.get(THREADS_ENV, 0)) or (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def estimate_full_batch_bytes(*, num_entities: int, num_train: int, config: TrainConfig) -> int:
+    """Rough activation memory of one full-graph R-GCN step (float32, with gradients).
+
+    Per layer: one message per edge (2 N edges with inverses) and a few ``[E, dim]``
+    tensors, each kept for the backward pass (x3).
+    """
+    per_layer = (2 * num_train + 4 * num_entities) * config.dim * 4
+    return 3 * per_layer * config.num_layers
+
+
+def choose_full_batch(*, num_entities: int, num_train: int, config: TrainConfig) -> bool:
+    """Full-batch message passing when it fits ``config.full_batch_max_bytes`` (or when forced).
+
+    Plain embeddings (0 layers) are always "full batch": there is no message passing.
+    """
+    if config.num_layers == 0:
+        return True
+    if config.full_batch is not None:
+        return config.full_batch
+    need = estimate_full_batch_bytes(num_entities=num_entities, num_train=num_train, config=config)
+    return need <= config.full_batch_max_bytes
+
+
+class _Batches:
+    """Training rows: 1-N queries (QueryIndex rows) or triples (entity, relation, answer)."""
+
+    def __init__(self, train: np.ndarray, *, num_relations: int, config: TrainConfig) -> None:
+        self.index = QueryIndex(train, num_relations=num_relations, both_directions=True)
+        if config.loss == "1-n":
+            self.size = len(self.index)
+        else:
+            query_e, query_r = self.index.queries()
+            rows, answers = self.index.answers_of_rows(torch.arange(len(self.index)))
+            self.triples = torch.stack([query_e[rows], query_r[rows], answers], dim=1)
+            self.size = len(self.triples)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _smooth(targets: Tensor, eps: float) -> Tensor:
+    return targets * (1.0 - eps) + eps / targets.size(1) if eps else targets
+
+
+class Trainer:
+    """State of one training run; :func:`train` is the public entry point."""
+
+    def __init__(self, snapshot: Snapshot, config: TrainConfig, checkpoint_dir: Path) -> None:
+        self.snapshot, self.config, self.dir = snapshot, config, Path(checkpoint_dir)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("config.device is cuda but torch sees no GPU: use device='cpu' or a CUDA build")
+        self.train_triples = snapshot.split("train")
+        if len(self.train_triples) == 0:
+            raise ValueError("the snapshot has no training triples (split code 0)")
+        self.num_entities, self.num_relations = snapshot.num_entities, snapshot.num_relations
+        self.model = KGModel.from_config(config, num_entities=self.num_entities, num_relations=self.num_relations)
+        self.model.set_graph(self.train_triples)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.full_batch = choose_full_batch(num_entities=self.num_entities, num_train=len(self.train_triples),
+                                            config=config)
+        self.batches = _Batches(self.train_triples, num_relations=self.num_relations, config=config)
+        self.filter_index = QueryIndex(snapshot.triples, num_relations=self.num_relations)
+        self.sampler = None
+        if not self.full_batch:
+            self.sampler = NeighborSampler(self.model.edge_index, self.model.edge_type,
+                                           num_entities=self.num_entities)
+        self.amp = config.amp and self.device.type == "cuda"
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.validation: list[dict[str, Any]] = []
+        self.best_mrr = -math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, Tensor] | None = None
+        self.bad_evals = 0
+        self.train_seconds = 0.0
+        self.eval_seconds = 0.0
+        self.stopped = "epochs"
+
+    # -- one step ------------------------------------------------------------------------
+    def _encode(self, seeds: Tensor) -> tuple[Tensor, Tensor]:
+        """``(vectors of the computed entities, position of each global id or -1)``."""
+        if self.full_batch:
+            return self.model.entity_vectors(), torch.arange(self.num_entities, device=self.device)
+        nodes, edge_index, edge_type = self.sampler.sample(seeds, num_hops=self.config.num_layers,
+                                                           fanout=self.config.fanout)
+        nodes = nodes.to(self.device)
+        x = self.model.encoder(nodes, edge_index.to(self.device), edge_type.to(self.device))
+        local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+        local[nodes] = torch.arange(nodes.numel(), device=self.device)
+        return x, local
+
+    def _loss_1n(self, rows: Tensor) -> Tensor:
+        config, index = self.config, self.batches.index
+        keys = torch.as_tensor(index.keys[rows.numpy()])
+        entity, relation = (keys // index.width).to(self.device), (keys % index.width).to(self.device)
+        batch_pos, answers = index.answers_of_rows(rows)
+        batch_pos, answers = batch_pos.to(self.device), answers.to(self.device)
+        if self.full_batch:
+            x, local = self._encode(entity)
+            candidates, cand_ids = x, None
+        else:
+            negatives = torch.randint(self.num_entities, (config.num_negatives,), device=self.device)
+            cand_ids = torch.unique(torch.cat([entity, answers, negatives]))
+            x, local = self._encode(cand_ids)
+            candidates = x[local[cand_ids]]
+        query = self.model.query_dropout(x[local[entity]])
+        scores = self.model.score_candidates(query, relation, candidates)
+        targets = torch.zeros_like(scores, dtype=torch.float32)
+        answer_col = answers if cand_ids is None else torch.searchsorted(cand_ids, answers)
+        targets[batch_pos, answer_col] = 1.0
+        loss = F.binary_cross_entropy_with_logits(scores.float(), _smooth(targets, config.label_smoothing))
+        if config.regularization:
+            loss = loss + config.regularization * self.model.regularization(
+                x[local[entity]][batch_pos], relation[batch_pos], x[local[answers]])
+        return loss
+
+    def _loss_nssa(self, rows: Tensor) -> Tensor:
+        config = self.config
+        entity, relation, answer = self.batches.triples[rows].to(self.device).t()
+        negatives = torch.randint(self.num_entities, (config.num_negatives,), device=self.device)
+        x, local = self._encode(torch.cat([entity, answer, negatives]))
+        query = self.model.query_dropout(x[local[entity]])
+        candidates = torch.cat([x[local[answer]], x[local[negatives]]])
+        scores = self.model.score_candidates(query, relation, candidates).float()
+        positive = scores[torch.arange(len(rows)), torch.arange(len(rows))]
+        negative = scores[:, len(rows):]
+        weights = torch.softmax(config.adversarial_temperature * negative, dim=1).detach()
+        loss = (-F.logsigmoid(positive) - (weights * F.logsigmoid(-negative)).sum(1)).mean()
+        if config.regularization:
+            loss = loss + config.regularization * self.model.regularization(x[local[entity]], relation,
+                                                                             x[local[answer]])
+        return loss
+
+    def run_epoch(self, deadline: float | None) -> tuple[float, bool]:
+        """Mean loss of one epoch, and whether the time cap cut it short."""
+        self.model.train()
+        order = torch.randperm(len(self.batches))
+        step_loss = self._loss_1n if self.config.loss == "1-n" else self._loss_nssa
+        total, steps, cut = 0.0, 0, False
+        for start in range(0, len(order), self.config.batch_size):
+            rows = order[start:start + self.config.batch_size]
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                loss = step_loss(rows)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach())
+            steps += 1
+            if deadline is not None and time.perf_counter() > deadline:
+                cut = True
+                break
+        return total / max(steps, 1), cut
+
+    def validate(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            metrics = evaluate(self.model, self.snapshot.split("valid"), known_triples=self.snapshot.triples,
+                               batch_size=self.config.eval_batch_size, per_relation=False,
+                               filter_index=self.filter_index)
+        self.eval_seconds += time.perf_counter() - start
+        return metrics
+
+    # -- checkpoint ----------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "best_state": self.best_state, "best_mrr": self.best_mrr, "best_epoch": self.best_epoch,
+                "bad_evals": self.bad_evals, "history": self.history, "validation": self.validation,
+                "train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                        "random": random.getstate()}}
+
+    def save_state(self) -> None:
+        torch.save(self.state(), self.dir / "training_state.pt")
+        if self.best_state is not None:
+            torch.save(self.best_state, self.dir / "model.pt")
+
+    def load_state(self) -> None:
+        path = self.dir / "training_state.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot resume: {path} does not exist (train without resume=True first)")
+        saved = TrainConfig.load(self.dir / "config.json")
+        changed = [name for name in STRUCTURAL if getattr(saved, name) != getattr(self.config, name)]
+        if changed:
+            raise ValueError(f"cannot resume {self.dir}: the config changes the model ({', '.join(changed)}); "
+                             "start a new checkpoint folder instead")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for name in ("epoch", "best_state", "best_mrr", "best_epoch", "bad_evals", "history", "validation",
+                     "train_seconds", "eval_seconds"):
+            setattr(self, name, state[name])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["random"])
+
+    def write_static(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.dir / "config.json")
+        vocab = {"entity_keys": list(self.snapshot.entity_keys), "relation_names": list(self.snapshot.relation_names),
+                 "fingerprint": self.snapshot.fingerprint}
+        (self.dir / "vocab.json").write_text(json.dumps(vocab) + "\n")
+        np.save(self.dir / "graph.npy", np.asarray(self.train_triples, dtype=np.int64))
+
+
+def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_dir: Path | str,
+          resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train a link-prediction model on ``snapshot`` and write a checkpoint folder.
+
+    Args:
+        snapshot: entities, relations and split triples (train 0 / valid 1 / test 2).
+        config: the :class:`TrainConfig` (default ``TrainConfig()``).
+        checkpoint_dir: the folder for weights, config, vocabulary, metrics and plots.
+        resume: continue from ``checkpoint_dir/training_state.pt`` up to ``config.epochs``.
+        progress: show a tqdm bar with loss and validation MRR.
+
+    Returns:
+        :class:`TrainResult` with the best-validation model, the entity vectors
+        (``float32 [E, dim]``, row ``i`` = ``snapshot.entity_keys[i]``) and the metrics
+        (per-epoch loss, validation MRR, final filtered test metrics).
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    set_threads(config)
+    seed_everything(config.seed)
+    trainer = Trainer(snapshot, config, Path(checkpoint_dir))
+    if resume:
+        trainer.load_state()
+    trainer.write_static()
+    has_valid = bool((snapshot.splits == 1).any())
+    start = time.perf_counter()
+    deadline = start + config.max_seconds if config.max_seconds else None
+    bar = tqdm(range(trainer.epoch + 1, config.epochs + 1), initial=trainer.epoch, total=config.epochs,
+               disable=not progress, desc="train", unit="epoch", dynamic_ncols=True)
+    for epoch in bar:
+        tick = time.perf_counter()
+        loss, cut = trainer.run_epoch(deadline)
+        seconds = time.perf_counter() - tick
+        trainer.train_seconds += seconds
+        trainer.epoch = epoch
+        trainer.history.append({"epoch": epoch, "loss": loss, "seconds": seconds})
+        last = epoch == config.epochs or cut
+        if has_valid and ((config.eval_every and epoch % config.eval_every == 0) or last):
+            metrics = trainer.validate()
+            summary = {k: v for k, v in metrics.items() if k not in ("head", "tail")}
+            trainer.validation.append({"epoch": epoch, **summary})
+            if metrics["mrr"] > trainer.best_mrr:
+                trainer.best_mrr, trainer.best_epoch, trainer.bad_evals = metrics["mrr"], epoch, 0
+                trainer.best_state = copy.deepcopy(trainer.model.state_dict())
+            else:
+                trainer.bad_evals += 1
+            bar.set_postfix(loss=f"{loss:.4f}", val_mrr=f"{metrics['mrr']:.4f}", best=f"{trainer.best_mrr:.4f}")
+            trainer.save_state()
+            if config.patience and trainer.bad_evals >= config.patience:
+                trainer.stopped = "early"
+                break
+        else:
+            bar.set_postfix(loss=f"{loss:.4f}", best=f"{max(trainer.best_mrr, 0):.4f}")
+        if cut:
+            trainer.stopped = "max_seconds"
+            break
+    bar.close()
+    if trainer.best_state is None:  # no validation split: keep the last weights
+        trainer.best_state = copy.deepcopy(trainer.model.state_dict())
+        trainer.best_epoch = trainer.epoch
+    trainer.save_state()
+    return _finish(trainer)
+
+
+def _finish(trainer: Trainer) -> TrainResult:
+    """Load the best weights, evaluate on test, write vectors, metrics and plots."""
+    model, snapshot, config = trainer.model, trainer.snapshot, trainer.config
+    model.load_state_dict(trainer.best_state)
+    model.eval()
+    metrics: dict[str, Any] = {
+        "epochs": trainer.history, "validation": trainer.validation, "best_epoch": trainer.best_epoch,
+        "best_valid_mrr": trainer.best_mrr if trainer.best_mrr > -math.inf else None,
+        "stopped": trainer.stopped, "full_batch": trainer.full_batch, "device": str(trainer.device),
+        "train_seconds": trainer.train_seconds, "eval_seconds": trainer.eval_seconds,
+        "train_triples": int(len(trainer.train_triples)),
+        "triples_per_second": len(trainer.train_triples) * len(trainer.history) / max(trainer.train_seconds, 1e-9),
+    }
+    if (snapshot.splits == 2).any():
+        start = time.perf_counter()
+        with torch.autocast(device_type=trainer.device.type, dtype=torch.bfloat16, enabled=trainer.amp):
+            metrics["test"] = evaluate(model, snapshot.split("test"), known_triples=snapshot.triples,
+                                       relation_names=snapshot.relation_names, batch_size=config.eval_batch_size,
+                                       filter_index=trainer.filter_index)
+        metrics["test_seconds"] = time.perf_counter() - start
+    with torch.no_grad():
+        vectors = model.entity_vectors().float().cpu().numpy().astype(np.float32)
+    np.save(trainer.dir / "entity_vectors.npy", vectors)
+    (trainer.dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_curves(metrics, trainer.dir)
+    return TrainResult(model=model, config=config, entity_vectors=vectors, metrics=metrics,
+                       checkpoint_dir=trainer.dir, entity_keys=list(snapshot.entity_keys))
+
+
+def plot_curves(metrics: dict[str, Any], folder: Path) -> None:
+    """``loss.png`` (training loss per epoch) and ``mrr.png`` (validation filtered MRR)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name, rows, key, label in (("loss.png", metrics["epochs"], "loss", "training loss"),
+                                   ("mrr.png", metrics["validation"], "mrr", "validation filtered MRR")):
+        fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+        ax.plot([row["epoch"] for row in rows], [row[key] for row in rows], marker="o" if len(rows) < 30 else None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(folder / name)
+        plt.close(fig)
