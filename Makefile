@@ -12,26 +12,31 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# The light install: driver, CLI and managed server (no torch).
-$(VENV)/.kgstore-base: $(BIN)/python pyproject.toml
-	$(PIP) install --progress-bar off -e .
+# The main job's install: driver, CLI, managed server, trainer (torch) and the PyKEEN-shipped datasets.
+$(VENV)/.kgstore-train: $(BIN)/python pyproject.toml
+	$(PIP) install --progress-bar off -e '.[train,serve,datasets]'
 	touch $@
 
 # Everything the tests need: training, serving and dev extras (torch comes from PyPI here).
 $(VENV)/.kgstore-dev: $(BIN)/python pyproject.toml
-	$(PIP) install --progress-bar off -e '.[train,serve,dev]'
-	touch $@ $(VENV)/.kgstore-base
+	$(PIP) install --progress-bar off -e '.[train,serve,datasets,dev]'
+	touch $@ $(VENV)/.kgstore-train
 
-setup: $(VENV)/.kgstore-base
+setup: $(VENV)/.kgstore-train
 setup-dev: $(VENV)/.kgstore-dev
 
 plugin:
 	mvn -B -f plugin/pom.xml package
 
+# The main job on the built-in default: managed Neo4j + UMLS (shipped in PyKEEN's wheel):
+# sync, train, write back into a vector index, query nearest entities.
 demo: setup
 	$(BIN)/kgstore server install
 	$(BIN)/kgstore server start
 	$(BIN)/kgstore schema apply
+	$(BIN)/kgstore sync umls
+	$(BIN)/kgstore train --dataset umls --decoder complex --epochs 100 --model demo
+	COLUMNS=120 $(BIN)/kgstore nearest umls:antibiotic -k 5 --model demo
 	COLUMNS=120 $(BIN)/kgstore status
 	@$(BIN)/kgstore server status | grep -E 'browser|bolt'
 	@echo "Neo4j is running. Stop it with: $(BIN)/kgstore server stop"
