@@ -1,0 +1,194 @@
+"""Link prediction: kgstore's trainer side by side with PyKEEN, same splits, same machine.
+
+For each dataset and model, both systems train with the same recipe — 1-N scoring
+(PyKEEN: LCWA) with BCE and label smoothing 0.1, reciprocal relations (PyKEEN:
+``create_inverse_triples=True``), Adam, the same dim (real numbers per entity; PyKEEN's
+complex models get ``dim/2`` complex dims), lr, batch size and epochs, no early stopping
+— and are evaluated with filtered, realistic ranks over both directions on the test split
+(PyKEEN's ``RankBasedEvaluator``, filtering train + valid + test). ``--max-seconds`` caps
+each run's training wall clock on both sides (a PyKEEN stopper checks it every epoch).
+
+Splits: Nations, UMLS, Kinships from PyKEEN's wheel and CoDEx-S, WN18RR, FB15k-237 from
+``$KGSTORE_DATA`` (default ``../shared/data``), all read through kgstore's importers, so
+both systems train on exactly the same integer triples.
+
+Columns: MRR, Hits@k (test, filtered, realistic), train s (optimisation only, no
+evaluation), triples/s = training triples x epochs run / train s.
+
+Example::
+
+    python bench/lp_bench.py --datasets nations,umls,kinships --models distmult,complex --epochs 100
+    python bench/lp_bench.py --datasets fb15k-237 --device cuda --max-seconds 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PYKEEN_MODELS = {"distmult": "DistMult", "complex": "ComplEx", "rotate": "RotatE", "transe": "TransE"}
+COMPLEX_DIM = {"complex", "rotate"}  # PyKEEN counts complex numbers
+# kgstore-only rows: R-GCN (1 layer, 4 bases) under a decoder
+RGCN_MODELS = {"rgcn-distmult": "distmult", "rgcn-complex": "complex"}
+DEFAULTS = {"dim": 200, "lr": 3e-3, "batch_size": 256, "epochs": 100}
+
+
+def load_snapshot(name: str):
+    from kgstore.importers.registry import open_dataset
+    from trainer.snapshot import Snapshot
+
+    source = Path(os.environ.get("KGSTORE_DATA", REPO.parent / "shared" / "data"))
+    dataset = open_dataset(name, source=source)
+    splits: dict[str, list] = {"train": [], "valid": [], "test": []}
+    for record in dataset.triples():
+        splits[record.split].append((record.head, record.relation, record.tail))
+    return Snapshot.from_labeled(splits, meta={"dataset": name})
+
+
+def run_kgstore(snapshot, model: str, args) -> dict:
+    from trainer.config import TrainConfig
+    from trainer.train import train
+
+    decoder = RGCN_MODELS.get(model, model)
+    extra = {"num_layers": 1, "num_bases": 4} if model in RGCN_MODELS else {}
+    config = TrainConfig(decoder=decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+                         eval_every=0, patience=0, max_seconds=args.max_seconds, device=args.device,
+                         num_threads=args.threads, seed=args.seed, **extra)
+    with tempfile.TemporaryDirectory() as folder:
+        result = train(snapshot, config, checkpoint_dir=Path(folder), progress=args.progress)
+    metrics = result.metrics
+    return {"mrr": metrics["test"]["mrr"], **{f"h@{k}": metrics["test"][f"hits@{k}"] for k in (1, 3, 10)},
+            "epochs": len(metrics["epochs"]), "train_s": metrics["train_seconds"],
+            "tps": metrics["triples_per_second"]}
+
+
+def run_pykeen(snapshot, model: str, args) -> dict:
+    import torch
+    from pykeen.pipeline import pipeline
+    from pykeen.stoppers import Stopper
+    from pykeen.triples import TriplesFactory
+
+    entity_to_id = {key: i for i, key in enumerate(snapshot.entity_keys)}
+    relation_to_id = {name: i for i, name in enumerate(snapshot.relation_names)}
+
+    def factory(split: str) -> TriplesFactory:
+        return TriplesFactory(mapped_triples=torch.as_tensor(snapshot.split(split)), entity_to_id=entity_to_id,
+                              relation_to_id=relation_to_id, create_inverse_triples=True)
+
+    deadline = time.perf_counter() + args.max_seconds if args.max_seconds else None
+
+    class TimeCap(Stopper):
+        """Stops PyKEEN's loop after the epoch in which the wall-clock cap passed."""
+
+        def should_evaluate(self, epoch: int) -> bool:
+            return deadline is not None
+
+        def should_stop(self, epoch: int) -> bool:
+            return deadline is not None and time.perf_counter() > deadline
+
+        def get_summary_dict(self) -> dict:
+            return {}
+
+    dim = args.dim // 2 if model in COMPLEX_DIM else args.dim
+    device = "cuda" if args.device.startswith("cuda") else "cpu"
+    result = pipeline(
+        training=factory("train"), validation=factory("valid"), testing=factory("test"),
+        model=PYKEEN_MODELS[model], model_kwargs={"embedding_dim": dim}, loss="BCEWithLogits",
+        optimizer="Adam", optimizer_kwargs={"lr": args.lr}, training_loop="lcwa",
+        training_kwargs={"num_epochs": args.epochs, "batch_size": args.batch_size, "label_smoothing": 0.1,
+                         "use_tqdm": args.progress},
+        stopper=TimeCap, evaluator="rankbased", evaluation_kwargs={"batch_size": 256, "use_tqdm": False},
+        random_seed=args.seed, device=device,
+    )
+    metrics = result.metric_results
+    epochs = len(result.losses)
+    num_train = int(len(snapshot.split("train")))
+
+    def get(name: str) -> float:
+        return float(metrics.get_metric(f"both.realistic.{name}"))
+
+    return {"mrr": get("inverse_harmonic_mean_rank"), "h@1": get("hits_at_1"), "h@3": get("hits_at_3"),
+            "h@10": get("hits_at_10"), "epochs": epochs, "train_s": result.train_seconds,
+            "tps": num_train * epochs / max(result.train_seconds, 1e-9)}
+
+
+def print_header(args) -> None:
+    import platform
+
+    import torch
+
+    try:
+        from importlib.metadata import version
+
+        pykeen_version = version("pykeen")
+    except Exception:  # noqa: BLE001 - report, do not fail
+        pykeen_version = "not installed"
+    device = args.device
+    if device.startswith("cuda") and torch.cuda.is_available():
+        device += f" ({torch.cuda.get_device_name(0)})"
+    cpu = platform.processor() or platform.machine()
+    print(f"device: {device}; torch threads: {torch.get_num_threads()}; cpu: {cpu} x{os.cpu_count()}")
+    print(f"torch {torch.__version__}; pykeen {pykeen_version}; python {platform.python_version()}")
+    print(f"recipe: dim {args.dim}, lr {args.lr}, batch {args.batch_size}, epochs {args.epochs}, "
+          f"max seconds {args.max_seconds}, 1-N BCE + label smoothing 0.1, reciprocal relations, seed {args.seed}")
+
+
+ROW = "{:<10} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}"
+
+
+def print_row(dataset: str, system: str, model: str, r: dict | None, note: str = "") -> None:
+    if r is None:
+        print(ROW.format(dataset, system, model, "-", "-", "-", "-", "-", "-", "-") + f"  {note}", flush=True)
+        return
+    print(ROW.format(dataset, system, model, f"{r['mrr']:.3f}", f"{r['h@1']:.3f}", f"{r['h@3']:.3f}",
+                     f"{r['h@10']:.3f}", r["epochs"], f"{r['train_s']:.1f}", f"{r['tps']:.0f}"), flush=True)
+
+
+def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="nations,umls,kinships",
+                        help="comma list: nations, umls, kinships, codex-s, wn18rr, fb15k-237")
+    parser.add_argument("--models", default="distmult,complex",
+                        help=f"comma list of {', '.join([*PYKEEN_MODELS, *RGCN_MODELS])}")
+    parser.add_argument("--systems", default="kgstore,pykeen", help="comma list: kgstore, pykeen")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    parser.add_argument("--max-seconds", type=float, default=None, help="training wall-clock cap per run")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dim", type=int, default=DEFAULTS["dim"])
+    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("KGSTORE_NUM_THREADS", "2")),
+                        help="torch CPU threads for both systems (default $KGSTORE_NUM_THREADS or 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print_header(args)
+    print(ROW.format("dataset", "system", "model", "MRR", "H@1", "H@3", "H@10", "epochs", "train s", "triples/s"))
+    systems = args.systems.split(",")
+    datasets = list(snapshots) if snapshots else args.datasets.split(",")
+    for dataset in datasets:
+        snapshot = snapshots[dataset] if snapshots else load_snapshot(dataset.strip())
+        for model in args.models.split(","):
+            model = model.strip()
+            for system in systems:
+                if system == "pykeen" and model in RGCN_MODELS:
+                    continue
+                runner = run_kgstore if system == "kgstore" else run_pykeen
+                torch.set_num_threads(args.threads)
+                print_row(dataset, system, model, runner(snapshot, model, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Trainer tests on CPU: decoders, R-GCN encoder, filtered evaluation, training, checkpoints.
+
+Small and fast (Nations, 14 entities); no Neo4j server needed.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
+torch.set_num_threads(int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
+
+from trainer.checkpoint import entity_vectors, load_checkpoint  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
+from trainer.decoders import DECODERS, resolve_decoder  # noqa: E402
+from trainer.encoders import RGCNEncoder  # noqa: E402
+from trainer.evaluation import evaluate, rank_triples, realistic_ranks  # noqa: E402
+from trainer.model import KGModel, message_graph  # noqa: E402
+from trainer.snapshot import Snapshot  # noqa: E402
+from trainer.targets import QueryIndex  # noqa: E402
+from trainer.train import choose_full_batch, train  # noqa: E402
+
+EXERCISED_DECODERS: set[str] = set()
+THREADS = int(os.environ.get("KGSTORE_NUM_THREADS", "1"))  # tiny tensors: 1 thread is fastest
+
+
+@cache
+def nations() -> Snapshot:
+    from kgstore.importers.registry import open_dataset
+
+    splits: dict[str, list[tuple[str, str, str]]] = {"train": [], "valid": [], "test": []}
+    for record in open_dataset("nations").triples():
+        splits[record.split].append((record.head, record.relation, record.tail))
+    return Snapshot.from_labeled(splits)
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    values = {"dim": 32, "epochs": 2, "batch_size": 128, "eval_every": 1, "num_threads": THREADS, "seed": 0}
+    return TrainConfig(**{**values, **overrides})
+
+
+# -- decoders -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(DECODERS))
+def test_decoder_one_to_n_agrees_with_triple_scores(name: str) -> None:
+    EXERCISED_DECODERS.add(name)
+    torch.manual_seed(0)
+    num_entities, num_relations, dim, batch = 7, 3, 8, 5
+    decoder = resolve_decoder(name, num_relations=num_relations, dim=dim).double()
+    entities = torch.randn(num_entities, dim, dtype=torch.float64)
+    h = torch.randint(num_entities, (batch,))
+    r = torch.randint(num_relations, (batch,))
+    t = torch.randint(num_entities, (batch,))
+    all_tails = decoder.score_all_tails(entities[h], r, entities)
+    all_heads = decoder.score_all_heads(r, entities[t], entities)
+    assert all_tails.shape == all_heads.shape == (batch, num_entities)
+    for e in range(num_entities):
+        candidate = torch.full((batch,), e)
+        torch.testing.assert_close(all_tails[:, e], decoder.score(entities[h], r, entities[candidate]))
+        torch.testing.assert_close(all_heads[:, e], decoder.score(entities[candidate], r, entities[t]))
+
+
+def test_resolve_decoder_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="distmult"):
+        resolve_decoder("nope", num_relations=1, dim=2)
+    with pytest.raises(ValueError, match="even dim"):
+        resolve_decoder("complex", num_relations=1, dim=3)
+
+
+def test_rotate_relations_have_unit_modulus() -> None:
+    decoder = resolve_decoder("rotate", num_relations=2, dim=6)
+    x = torch.randn(4, 6)
+    rotated = decoder._rotate(x, decoder.relations(torch.tensor([0, 1, 0, 1])))
+    re, im = decoder.split(x)
+    rre, rim = decoder.split(rotated)
+    torch.testing.assert_close(rre**2 + rim**2, re**2 + im**2)
+
+
+# -- encoder --------------------------------------------------------------------------------
+@pytest.mark.parametrize("decomposition", [{"num_bases": 4}, {"num_blocks": 4}, {}])
+@pytest.mark.parametrize("conv", ["rgcn", "fast"])
+def test_rgcn_variants_give_shapes(decomposition: dict, conv: str) -> None:
+    snapshot = nations()
+    edge_index, edge_type = message_graph(snapshot.split("train"), snapshot.num_relations)
+    encoder = RGCNEncoder(num_entities=snapshot.num_entities, num_relations=2 * snapshot.num_relations, dim=16,
+                          num_layers=2, dropout=0.1, conv=conv, **decomposition)
+    out = encoder(torch.arange(snapshot.num_entities), edge_index, edge_type)
+    assert out.shape == (snapshot.num_entities, 16)
+    out.sum().backward()
+    assert encoder.features.weight.grad is not None
+
+
+def test_rgcn_rejects_two_decompositions() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        RGCNEncoder(num_entities=3, num_relations=2, dim=4, num_bases=2, num_blocks=2)
+
+
+def test_zero_layer_model_is_plain_embedding() -> None:
+    model = KGModel.from_config(tiny_config(num_layers=0), num_entities=5, num_relations=2)
+    vectors = model.entity_vectors()  # no graph needed
+    torch.testing.assert_close(vectors, model.encoder.features.weight)
+    assert model.score_tails(torch.tensor([0, 1]), torch.tensor([1, 0])).shape == (2, 5)
+
+
+# -- evaluation -----------------------------------------------------------------------------
+def test_realistic_filtered_ranks_by_hand() -> None:
+    scores = torch.tensor([[0.9, 0.5, 0.5, 0.1, 0.5],   # true 1: tied with 2 and 4
+                           [0.2, 0.8, 0.9, 0.3, 0.1]])  # true 0: 2 filtered away
+    true = torch.tensor([1, 0])
+    raw = realistic_ranks(scores, true)
+    # row 0: optimistic 1 + |{0}| = 2, pessimistic |{0,1,2,4}| = 4 -> 3; row 1: optimistic 4, pessimistic 4
+    assert raw.tolist() == [3.0, 4.0]
+    filtered = realistic_ranks(scores, true, (torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 2, 0])))
+    # row 0: entity 0 filtered, true entity 1 is never filtered -> optimistic 1, pessimistic 3 -> 2
+    # row 1: entity 2 filtered -> optimistic 1 + |{1, 3}| = 3, pessimistic 3
+    assert filtered.tolist() == [2.0, 3.0]
+
+
+def test_rank_triples_filters_known_answers_in_both_directions() -> None:
+    # 4 entities, 1 relation; scores: tail query prefers higher ids, head query prefers lower ids
+    known = np.array([[0, 0, 3], [0, 0, 2], [1, 0, 2]])
+    tails = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    heads = torch.tensor([3.0, 2.0, 1.0, 1.0])
+
+    def score_tails(h, r):
+        return tails.expand(len(h), -1)
+
+    def score_heads(t, r):
+        return heads.expand(len(t), -1)
+
+    head_ranks, tail_ranks = rank_triples(np.array([[0, 0, 2]]), score_tails=score_tails, score_heads=score_heads,
+                                          num_entities=4, num_relations=1,
+                                          filter_index=QueryIndex(known, num_relations=1))
+    # tail (0, r, ?): 3 scores higher but is a known answer -> filtered -> rank 1
+    # head (?, r, 2): true 0 scores highest; 1 is a known head (filtered) -> rank 1
+    assert tail_ranks.tolist() == [1.0] and head_ranks.tolist() == [1.0]
+    head_ranks, tail_ranks = rank_triples(np.array([[1, 0, 2]]), score_tails=score_tails, score_heads=score_heads,
+                                          num_entities=4, num_relations=1,
+                                          filter_index=QueryIndex(known, num_relations=1))
+    # tail (1, r, ?): 3 is not a tail of (1, r) -> rank 2; head (?, r, 2): 0 filtered, 2 and 3 below -> rank 1
+    assert tail_ranks.tolist() == [2.0] and head_ranks.tolist() == [1.0]
+
+
+def test_realistic_ranks_agree_with_pykeen() -> None:
+    ranks_module = pytest.importorskip("pykeen.metrics.ranking", reason="pykeen is the reference")
+    from pykeen.evaluation.ranks import Ranks
+
+    torch.manual_seed(1)
+    scores = torch.randint(0, 4, (6, 9)).float()  # many ties
+    true = torch.randint(0, 9, (6,))
+    expected = Ranks.from_scores(true_score=scores.gather(1, true[:, None]), all_scores=scores).realistic
+    torch.testing.assert_close(realistic_ranks(scores, true).float(), expected.float())
+    assert ranks_module is not None
+
+
+# -- training, checkpoints ------------------------------------------------------------------
+def random_model_mrr(snapshot: Snapshot) -> float:
+    torch.manual_seed(123)
+    model = KGModel.from_config(tiny_config(dim=64), num_entities=snapshot.num_entities,
+                                num_relations=snapshot.num_relations)
+    model.set_graph(snapshot.split("train"))
+    return evaluate(model, snapshot.split("valid"), known_triples=snapshot.triples)["mrr"]
+
+
+def test_training_beats_a_random_model(tmp_path) -> None:
+    snapshot = nations()
+    baseline = random_model_mrr(snapshot)
+    result = train(snapshot, tiny_config(dim=64, epochs=15, eval_every=5, lr=1e-2), checkpoint_dir=tmp_path,
+                   progress=False)
+    assert result.metrics["best_valid_mrr"] > baseline + 0.15, (result.metrics["best_valid_mrr"], baseline)
+    assert result.entity_vectors.shape == (snapshot.num_entities, 64)
+    assert result.entity_vectors.dtype == np.float32
+    assert {"mrr", "hits@1", "hits@3", "hits@10", "per_relation", "head", "tail"} <= set(result.test)
+    for name in ("model.pt", "config.json", "vocab.json", "metrics.json", "loss.png", "mrr.png",
+                 "entity_vectors.npy", "graph.npy"):
+        assert (tmp_path / name).is_file(), name
+
+
+@pytest.mark.parametrize("decoder,loss", [("complex", "1-n"), ("rotate", "nssa"), ("transe", "nssa")])
+def test_other_decoders_and_losses_train(tmp_path, decoder: str, loss: str) -> None:
+    EXERCISED_DECODERS.add(decoder)
+    result = train(nations(), tiny_config(decoder=decoder, loss=loss, num_negatives=8, regularization=1e-3),
+                   checkpoint_dir=tmp_path, progress=False)
+    assert np.isfinite([row["loss"] for row in result.metrics["epochs"]]).all()
+
+
+def test_checkpoint_round_trip_and_resume(tmp_path) -> None:
+    snapshot = nations()
+    config = tiny_config(num_layers=1, num_bases=4, epochs=2)
+    result = train(snapshot, config, checkpoint_dir=tmp_path, progress=False)
+    model, loaded_config, vocab, metrics = load_checkpoint(tmp_path)
+    assert loaded_config == config
+    assert vocab["entity_keys"] == snapshot.entity_keys and vocab["relation_names"] == snapshot.relation_names
+    assert metrics["test"]["mrr"] == pytest.approx(result.test["mrr"])
+    triples = torch.as_tensor(snapshot.split("test")[:20])
+    with torch.no_grad():
+        result.model.eval()
+        before = result.model.score(*triples.t())
+        after = model.score(*triples.t())
+    torch.testing.assert_close(before, after)
+    np.testing.assert_allclose(entity_vectors(tmp_path), result.entity_vectors)
+    np.testing.assert_allclose(model.entity_vectors().detach().numpy(), result.entity_vectors, rtol=1e-5, atol=1e-6)
+
+    resumed = train(snapshot, tiny_config(num_layers=1, num_bases=4, epochs=4), checkpoint_dir=tmp_path,
+                    resume=True, progress=False)
+    assert [row["epoch"] for row in resumed.metrics["epochs"]] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="dim"):
+        train(snapshot, tiny_config(num_layers=1, num_bases=4, dim=16, epochs=5), checkpoint_dir=tmp_path,
+              resume=True, progress=False)
+
+
+@pytest.mark.parametrize("full_batch", [True, False])
+@pytest.mark.parametrize("loss", ["1-n", "nssa"])
+def test_full_batch_and_mini_batch_run(tmp_path, full_batch: bool, loss: str) -> None:
+    config = tiny_config(num_layers=2, num_blocks=4, full_batch=full_batch, loss=loss, num_negatives=8, fanout=3,
+                         epochs=1, batch_size=512)
+    result = train(nations(), config, checkpoint_dir=tmp_path, progress=False)
+    assert result.metrics["full_batch"] is full_batch
+    assert np.isfinite(result.test["mrr"])
+
+
+def test_full_batch_size_rule() -> None:
+    small = tiny_config(num_layers=1)
+    assert choose_full_batch(num_entities=100, num_train=1000, config=small)
+    assert not choose_full_batch(num_entities=10**6, num_train=10**8, config=small)
+    assert choose_full_batch(num_entities=10**6, num_train=10**8, config=tiny_config(num_layers=0))
+    assert not choose_full_batch(num_entities=100, num_train=1000, config=tiny_config(num_layers=1, full_batch=False))
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="margin")
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        TrainConfig.from_dict({"dimension": 3})
+
+
+def test_every_registered_decoder_is_exercised() -> None:
+    """Meta-test (runs last in this file): a new decoder without tests fails here."""
+    missing = set(DECODERS) - EXERCISED_DECODERS
+    assert not missing, f"decoders without tests: {sorted(missing)}"
