@@ -100,10 +100,12 @@ def run_pykeen(snapshot, model: str, args) -> dict:
     device = "cuda" if args.device.startswith("cuda") else "cpu"
     result = pipeline(
         training=factory("train"), validation=factory("valid"), testing=factory("test"),
-        model=PYKEEN_MODELS[model], model_kwargs={"embedding_dim": dim}, loss="BCEWithLogits",
+        # 1-N (LCWA) training like kgstore's, with softmax cross-entropy: PyKEEN's models keep
+        # their default constraints (DistMult normalises entities), under which BCE stays near
+        # random on UMLS (MRR 0.07 vs 0.62 with cross-entropy after 30 epochs, measured).
+        model=PYKEEN_MODELS[model], model_kwargs={"embedding_dim": dim}, loss="CrossEntropy",
         optimizer="Adam", optimizer_kwargs={"lr": args.lr}, training_loop="lcwa",
-        training_kwargs={"num_epochs": args.epochs, "batch_size": args.batch_size, "label_smoothing": 0.1,
-                         "use_tqdm": args.progress},
+        training_kwargs={"num_epochs": args.epochs, "batch_size": args.batch_size, "use_tqdm": args.progress},
         stopper=TimeCap, evaluator="rankbased", evaluation_kwargs={"batch_size": 256, "use_tqdm": False},
         random_seed=args.seed, device=device,
     )
@@ -137,7 +139,8 @@ def print_header(args) -> None:
     print(f"device: {device}; torch threads: {torch.get_num_threads()}; cpu: {cpu} x{os.cpu_count()}")
     print(f"torch {torch.__version__}; pykeen {pykeen_version}; python {platform.python_version()}")
     print(f"recipe: dim {args.dim}, lr {args.lr}, batch {args.batch_size}, epochs {args.epochs}, "
-          f"max seconds {args.max_seconds}, 1-N BCE + label smoothing 0.1, reciprocal relations, seed {args.seed}")
+          f"max seconds {args.max_seconds}, kgstore 1-N BCE + label smoothing 0.1, PyKEEN LCWA softmax CE; "
+          f"reciprocal relations, seed {args.seed}")
 
 
 ROW = "{:<10} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}"

@@ -386,3 +386,15 @@ def test_bundled_datasets_need_no_download(tmp_path: Path) -> None:
     said: list[str] = []
     assert download("umls", tmp_path, echo=said.append) == DATASETS["umls"].bundled_root()
     assert "nothing to download" in said[0]
+
+
+def test_datasets_list_cli_shows_what_is_present(data_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from kgstore.cli import main
+
+    result = CliRunner().invoke(main, ["datasets", "list", "--source", str(data_dir)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 4}
+    assert set(DATASETS) <= set(lines)
+    assert "yes" in lines["fb15k-237"] and "yes" in lines["movielens-100k"]
