@@ -181,8 +181,17 @@ def _entity_row(namespace: str, entity: EntityRecord) -> dict[str, Any]:
 
 
 def _write_entities(graph: Graph, rows: Iterable[dict[str, Any]], summary: SyncSummary,
-                    batch_size: int, advance: Callable[[int], None]) -> None:
-    """Write only new or changed entities, so an unchanged re-run writes nothing at all."""
+                    batch_size: int, advance: Callable[[int], None], *, namespace_empty: bool = False) -> None:
+    """Write only new or changed entities, so an unchanged re-run writes nothing at all.
+
+    When the namespace has no entity yet, every row is new: the batches are written
+    without first reading what exists (``MERGE`` keeps it correct either way).
+    """
+    if namespace_empty:
+        result = graph.unwind(_WRITE_ENTITIES, rows, batch_size=batch_size, on_batch=advance)
+        summary.entities_created += result.counters.get("nodes_created", 0)
+        summary.entities_updated += result.rows - result.counters.get("nodes_created", 0)
+        return
     for batch in batched(rows, batch_size):
         existing = {row["key"]: row for row in
                     graph.query(_READ_ENTITIES, {"keys": [r["key"] for r in batch]})}
@@ -386,6 +395,7 @@ def sync_dataset(
     previous = state[0]["s"] if state else None
     namespace_has_edges = bool(graph.query(
         "MATCH (e:Entity {dataset: $ns})-[r]->(:Entity) RETURN 1 LIMIT 1", {"ns": ns}))
+    namespace_empty = not graph.query("MATCH (e:Entity {dataset: $ns}) RETURN 1 LIMIT 1", {"ns": ns})
     same_input = bool(previous) and previous.get("fingerprint") == fingerprint \
         and previous.get("batch_size") == triple_batch_size
     done: set[int] = set()
@@ -406,7 +416,7 @@ def sync_dataset(
         {"ns": ns, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root)}, write=True)
 
     _write_entities(graph, _entity_rows(dataset, scan), summary, batch_size,
-                    progress("entities", len(scan.entity_ids)))
+                    progress("entities", len(scan.entity_ids)), namespace_empty=namespace_empty)
     _write_relations(graph, dataset, summary)
     _write_triples(graph, dataset, scan, summary, create_blindly=create_blindly, done=done,
                    batch_size=triple_batch_size,
