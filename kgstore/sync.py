@@ -41,7 +41,6 @@ from kgstore.importers.records import SPLITS, EntityRecord, TripleRecord
 from kgstore.ogm import IMAGE_RELATIONSHIP
 from kgstore.schema import apply_schema
 
-SYNC_LABEL = "KgSync"
 TRIPLE_BATCH_SIZE = 10_000
 
 ProgressHook = Callable[[str, int], Callable[[int], None]]
@@ -97,8 +96,6 @@ def _triple_digest(head: str, relation: str, tail: str) -> bytes:
 @dataclass
 class _Scan:
     entity_ids: set[str] = field(default_factory=set)
-    attributed: int = 0
-    relations: int = 0
     triples: int = 0
     duplicate_positions: set[int] = field(default_factory=set)
     images: list[tuple[str, Path, Any]] = field(default_factory=list)
@@ -110,8 +107,8 @@ def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
     scan = _Scan()
     for entity in dataset.entities():
         scan.entity_ids.add(entity.id)
-        scan.attributed += 1
-    scan.relations = sum(1 for _ in dataset.relations())
+    for _ in dataset.relations():  # read once so a bad relation file fails before any write
+        pass
     seen: set[bytes] = set()
     for position, triple in enumerate(dataset.triples()):
         if triple.split is not None and triple.split not in SPLITS:

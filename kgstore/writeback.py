@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,9 +195,3 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
 def has_bytes_function(graph: Graph) -> bool:
     """True when the server runs the kgstore plugin's ``kgstore.floats`` function."""
     return bool(graph.query("SHOW FUNCTIONS YIELD name WHERE name = 'kgstore.floats' RETURN name"))
-
-
-def models(graph: Graph) -> Iterable[dict[str, Any]]:
-    return graph.query("MATCH (m:KgModel) RETURN m.id AS id, m.version AS version, m.dimension AS dimension, "
-                       "m.similarity AS similarity, m.vectors AS vectors, m.written_at AS written_at "
-                       "ORDER BY id")
