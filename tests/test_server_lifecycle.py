@@ -85,6 +85,9 @@ def test_port_in_use_is_a_clear_error(private_server: ManagedServer) -> None:
     private_server.stop(echo=lambda _: None)
     port = private_server.settings.bolt_port
     with socket.socket() as squatter:
+        # The stopped server's connections may linger in TIME_WAIT; a real squatter
+        # (any server) sets SO_REUSEADDR and binds anyway.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         with pytest.raises(ServerError) as info:
