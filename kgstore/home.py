@@ -19,6 +19,7 @@ SETTINGS_FILE = "kgstore.json"
 PASSWORD_FILE = "password"
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
+DEFAULT_SIDECAR_PORT = 8765
 
 
 def default_home() -> Path:
@@ -35,6 +36,7 @@ class HomeSettings:
 
     bolt_port: int = DEFAULT_BOLT_PORT
     http_port: int = DEFAULT_HTTP_PORT
+    sidecar_port: int = DEFAULT_SIDECAR_PORT
     listen_address: str = "127.0.0.1"
     neo4j_version: str | None = None
     user: str = "neo4j"

@@ -26,6 +26,7 @@ from kgstore.prerequisites import check_java
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 EXTRA_CONF = "neo4j.extra.conf"
+PLUGIN_CONF = "kgstore.conf"
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
 
@@ -117,6 +118,12 @@ class ManagedServer:
         return f"http://{s.listen_address}:{s.http_port}"
 
     @property
+    def sidecar_url(self) -> str:
+        """Where ``kgstore serve`` listens by default and where the procedures look for it."""
+        s = self.settings
+        return f"http://{s.listen_address}:{s.sidecar_port}"
+
+    @property
     def browser_url(self) -> str:
         return f"{self.http_url}/browser/"
 
@@ -136,6 +143,7 @@ class ManagedServer:
         heap_size: str | None = None,
         pagecache_size: str | None = None,
         plugin_jar: Path | None = None,
+        sidecar_port: int | None = None,
         echo: Callable[[str], None] = print,
     ) -> Neo4jDistribution:
         """Resolve Neo4j, lay out the home, write ``neo4j.conf``, set the password, add the plugin.
@@ -150,6 +158,9 @@ class ManagedServer:
             settings.bolt_port, settings.http_port = self._default_ports(echo)
         settings.bolt_port = bolt_port or settings.bolt_port
         settings.http_port = http_port or settings.http_port
+        if fresh_home and sidecar_port is None and port_in_use(settings.listen_address, settings.sidecar_port):
+            settings.sidecar_port = free_port(settings.listen_address)
+        settings.sidecar_port = sidecar_port or settings.sidecar_port
         settings.heap_size = heap_size or settings.heap_size
         settings.pagecache_size = pagecache_size or settings.pagecache_size
         settings.neo4j_version = dist.version
@@ -241,7 +252,27 @@ class ManagedServer:
         conf = self.home.conf_dir / "neo4j.conf"
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text("\n".join(lines) + "\n")
+        self.write_plugin_conf()
         return conf
+
+    def write_plugin_conf(self) -> Path:
+        """Write ``kgstore.conf`` beside ``neo4j.conf``: where the procedures find the sidecar.
+
+        Neo4j only accepts settings in its own namespaces (``dbms.``, ``server.``...), so the
+        plugin reads its settings from this file instead, at every call: pointing it at
+        another sidecar needs no restart. Keys the user added to the file are kept.
+        """
+        path = self.home.conf_dir / PLUGIN_CONF
+        ours = {"kgstore.sidecar.url": self.sidecar_url}
+        kept = []
+        if path.is_file():
+            kept = [line for line in path.read_text().splitlines()
+                    if line.split("=", 1)[0].strip() not in ours and not line.startswith("# Written by kgstore")]
+        header = "# Written by kgstore; read by the kgstore.* procedures at every call. Keys: " \
+                 "kgstore.sidecar.url, kgstore.sidecar.token, kgstore.sidecar.connect_timeout_ms, " \
+                 "kgstore.sidecar.read_timeout_ms"
+        path.write_text("\n".join([header, *(f"{k}={v}" for k, v in ours.items()), *kept]) + "\n")
+        return path
 
     def _neo4j_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -38,7 +38,7 @@ class ServerUnderTest:
 def install_managed(home: Path, echo: Callable[[str], None] = lambda _: None) -> ManagedServer:
     """Install a managed server in ``home`` on free ports, with a small-machine memory profile."""
     server = ManagedServer(home)
-    server.install(bolt_port=free_port(), http_port=free_port(), heap_size="768m",
+    server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size="768m",
                    pagecache_size="256m", echo=echo)
     return server
 
