@@ -29,7 +29,8 @@ plugin:
 	mvn -B -f plugin/pom.xml package
 
 # The main job on the built-in default: managed Neo4j + UMLS (shipped in PyKEEN's wheel):
-# sync, train, write back into a vector index, query nearest entities.
+# sync, train, write back into a vector index, query nearest entities, then start the
+# decoder sidecar and complete one relation through the kgstore.complete procedure.
 demo: setup
 	$(BIN)/kgstore server install
 	$(BIN)/kgstore server start
@@ -37,9 +38,13 @@ demo: setup
 	$(BIN)/kgstore sync umls
 	$(BIN)/kgstore train --dataset umls --decoder complex --epochs 100 --model demo
 	COLUMNS=120 $(BIN)/kgstore nearest umls:antibiotic -k 5 --model demo
+	$(BIN)/kgstore serve --model demo --detach
+	COLUMNS=120 $(BIN)/kgstore complete treats -k 1 --limit 20 --show 5
+	COLUMNS=120 $(BIN)/kgstore predictions list --relation treats --limit 5
 	COLUMNS=120 $(BIN)/kgstore status
 	@$(BIN)/kgstore server status | grep -E 'browser|bolt'
-	@echo "Neo4j is running. Stop it with: $(BIN)/kgstore server stop"
+	@echo "Neo4j and the sidecar are running: try CALL kgstore.predict(...) in the Browser."
+	@echo "Stop them with: $(BIN)/kgstore serve --stop && $(BIN)/kgstore server stop"
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: setup-dev plugin

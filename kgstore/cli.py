@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -390,6 +391,14 @@ def _namespaces(datasets: tuple[str, ...]) -> list[str] | None:
     return sorted(datasets) or None
 
 
+def _parse_modalities(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
+    names = [m.strip() for m in (value or "").split(",") if m.strip()]
+    bad = [m for m in names if m not in ("text", "image")]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)}: use text, image or text,image")
+    return names
+
+
 @main.command(context_settings=CONTEXT)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dataset", "datasets", multiple=True, metavar="NS",
@@ -440,12 +449,26 @@ def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: b
 @click.option("--no-write-back", is_flag=True, help="Keep the vectors in the checkpoint only.")
 @click.option("--similarity", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True,
               help="Similarity of the vector index.")
+@click.option("--modalities", default="", metavar="LIST", callback=_parse_modalities,
+              help="Fuse and align entity text and/or images: text, image or text,image. [default: none]")
+@click.option("--text-encoder", default="minilm", show_default=True,
+              help="minilm (all-MiniLM-L6-v2, offline), a sentence-transformers folder, or open_clip:MODEL.")
+@click.option("--text-checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Weights file for an open_clip text encoder.")
+@click.option("--image-encoder", default="efficientnet-lite0", show_default=True,
+              help="efficientnet-lite0 (ImageNet, offline) or open_clip:MODEL (a name or config JSON).")
+@click.option("--image-checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Weights file for an open_clip image encoder (no model hub is contacted).")
+@click.option("--align-weight", type=click.FloatRange(0), default=0.5, show_default=True,
+              help="Weight of the InfoNCE loss aligning entity vectors with their text/images.")
 @connection_options
 @click.pass_context
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, decoder: str, dim: int,
           layers: int, epochs: int, lr: float, batch_size: int, loss: str, patience: int,
           max_seconds: float | None, device: str, seed: int, resume: Path | None, refresh: bool,
-          no_write_back: bool, similarity: str, **conn: Any) -> None:
+          no_write_back: bool, similarity: str, modalities: list[str], text_encoder: str,
+          text_checkpoint: Path | None, image_encoder: str, image_checkpoint: Path | None, align_weight: float,
+          **conn: Any) -> None:
     """Train entity vectors on the graph and write them back into a Neo4j vector index.
 
     Streams the graph from Neo4j into a snapshot (reused while the graph is unchanged),
@@ -458,13 +481,19 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
       kgstore train
       kgstore train --dataset fb15k-237 --decoder complex --dim 256 --device cuda
       kgstore train --snapshot snap/ --no-write-back     # on a machine without the database
+      kgstore train --modalities text,image              # then: kgstore nearest --text "..."
     """
     _need_trainer()
     from trainer.config import TrainConfig
     from trainer.pipeline import train_model
 
     config = TrainConfig(decoder=decoder, dim=dim, num_layers=layers, epochs=epochs, lr=lr, batch_size=batch_size,
-                         loss=loss, patience=patience, max_seconds=max_seconds, device=device, seed=seed)
+                         loss=loss, patience=patience, max_seconds=max_seconds, device=device, seed=seed,
+                         modalities=modalities, text_encoder=text_encoder,
+                         text_checkpoint=str(text_checkpoint) if text_checkpoint else None,
+                         image_encoder=image_encoder,
+                         image_checkpoint=str(image_checkpoint) if image_checkpoint else None,
+                         align_weight=align_weight)
     home = _home(ctx)
     needs_db = snapshot is None or not no_write_back
     graph = open_graph(ctx, **conn) if needs_db else None
@@ -560,27 +589,136 @@ def write_back(ctx: click.Context, checkpoint: Path, model: str, similarity: str
          f"[{result.vectors_per_second:,.0f} vectors/s]")
 
 
-# ---------------------------------------------------------------------- vectors
-@main.command(context_settings=CONTEXT)
-@click.argument("key")
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many neighbours.")
-@click.option("--model", default="default", show_default=True, help="Which model's vectors to search.")
-@connection_options
-@click.pass_context
-def nearest(ctx: click.Context, key: str, k: int, model: str, **conn: Any) -> None:
-    """Print the K entities nearest to entity KEY in a model's vector index.
+# ---------------------------------------------------------------------- sidecar
+SERVE_HINT = "the sidecar needs the `train` and `serve` extras: pip install 'kgstore[train,serve]'"
 
-    The same query in Cypher is in cypher/queries/nearest.cypher.
+
+@main.command(context_settings=CONTEXT)
+@click.option("--model", default="default", show_default=True,
+              help="Serve this model's latest checkpoint; a newer one (kgstore train) is picked up within a second.")
+@click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Serve this checkpoint folder instead of the model's latest (never reloaded).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; use --token then).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port. [default: the home's sidecar port, the one kgstore.conf gives the procedures; 8765]")
+@click.option("--token", metavar="SECRET", envvar="KGSTORE_SIDECAR_TOKEN", show_envvar=True,
+              help="Require 'Authorization: Bearer SECRET' everywhere but /health; give the procedures the "
+              "same value as kgstore.sidecar.token in the server's kgstore.conf.")
+@click.option("--index", type=click.Choice(["exact", "hnsw"]), default="exact", show_default=True,
+              help="FAISS index for /predict: exact (same answers as brute force) or hnsw (approximate, "
+              "for millions of entities).")
+@click.option("--max-k", type=click.IntRange(1), default=1000, show_default=True,
+              help="Largest k a /predict request may ask for.")
+@click.option("--max-batch", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Most triples (/score) or queries (/predict) per request.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device of the model: cpu, cuda or cuda:N.")
+@click.option("--detach", is_flag=True, help="Run in the background (log: <home>/server/logs/sidecar.log) and "
+              "return once it answers.")
+@click.option("--stop", "stop_detached", is_flag=True, help="Stop the sidecar that --detach started, and exit.")
+@click.pass_context
+def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, port: int | None, token: str | None,
+          index: str, max_k: int, max_batch: int, device: str, detach: bool, stop_detached: bool) -> None:
+    """Run the decoder sidecar: link scoring and prediction over HTTP for the kgstore.* procedures.
+
+    Loads a trained checkpoint and answers POST /score (triple scores), POST /predict
+    (top-k heads or tails with FAISS, known facts filtered) and GET /health; the API docs
+    are at /docs. Runs in the foreground until Ctrl-C.
 
     \b
     Example:
+      kgstore train --model demo
+      kgstore serve --model demo
+      curl -s http://127.0.0.1:8765/health
+      kgstore serve --model demo --detach && kgstore complete treats && kgstore serve --stop
+    """
+    from kgstore import sidecar_process
+
+    home = _home(ctx)
+    if stop_detached:
+        pid = sidecar_process.stop_detached(home)
+        echo(f"Sidecar (pid {pid}) stopped." if pid else "No detached sidecar runs for this home.")
+        return
+    port = port or home.load_settings().sidecar_port
+    if detach:
+        args = ["--model", model, "--host", host, "--port", str(port), "--index", index, "--max-k", str(max_k),
+                "--max-batch", str(max_batch), "--device", device]
+        if checkpoint is not None:
+            args += ["--checkpoint", str(checkpoint)]
+        # The token travels in the environment (inherited), never on a command line.
+        if token:
+            os.environ["KGSTORE_SIDECAR_TOKEN"] = token
+        answer = sidecar_process.start_detached(home, args, f"http://{host}:{port}")
+        if answer.get("already_running"):
+            echo("A detached sidecar already runs for this home (it follows the newest checkpoint itself).")
+        echo(f"Sidecar serving model {answer['model']!r} version {answer.get('version')} "
+             f"({answer['entities']:,} entities) at http://{host}:{port} (pid "
+             f"{sidecar_process.running_pid(home)}); stop it with: kgstore serve --stop")
+        return
+    _need_trainer()
+    try:
+        import faiss  # noqa: F401
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise KgstoreError(f"{exc.name} is not installed", hint=SERVE_HINT) from exc
+    from trainer.pipeline import latest_checkpoint, models_dir
+    from trainer.sidecar.model_store import ModelStore
+    from trainer.sidecar.run import serve as run_sidecar
+    from trainer.sidecar.run import set_threads
+
+    if checkpoint is None and latest_checkpoint(home, model) is None:
+        raise KgstoreError(f"model {model!r} has no checkpoint in {models_dir(home, model)}",
+                           hint=f"Train one first: kgstore train --model {model} (or pass --checkpoint FOLDER).")
+    set_threads()
+    try:
+        store = ModelStore(name=model, models_dir=None if checkpoint else models_dir(home, model),
+                           checkpoint=checkpoint, index=index, device=device)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(f"cannot serve model {model!r}: {exc}") from exc
+    run_sidecar(store, host=host, port=port, token=token, max_k=max_k,
+                max_batch=max_batch, echo=echo)
+
+
+# ---------------------------------------------------------------------- vectors
+@main.command(context_settings=CONTEXT)
+@click.argument("key", required=False)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many neighbours.")
+@click.option("--model", default="default", show_default=True, help="Which model's vectors to search.")
+@click.option("--text", "text", metavar="TEXT", help="Search by a text (model trained with --modalities text).")
+@click.option("--image", "image", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Search by an image file (model trained with --modalities image).")
+@connection_options
+@click.pass_context
+def nearest(ctx: click.Context, key: str | None, k: int, model: str, text: str | None, image: Path | None,
+            **conn: Any) -> None:
+    """Print the K entities nearest to entity KEY, a --text or an --image in a model's vector index.
+
+    A text or image query is encoded with the model's checkpoint (its encoder and alignment
+    head) and searched in the same vector index. The same query in Cypher is in
+    cypher/queries/nearest.cypher.
+
+    \b
+    Examples:
       kgstore nearest "fb15k-237:/m/0dr_4" -k 10
+      kgstore nearest --text "space opera with rebels"
+      kgstore nearest --image poster.jpg
     """
     from kgstore.writeback import nearest as nearest_entities
 
+    if sum(x is not None for x in (key, text, image)) != 1:
+        raise click.UsageError("give exactly one of KEY, --text or --image")
     with open_graph(ctx, **conn) as graph:
-        rows = nearest_entities(graph, model, key=key, k=k)
-    table = Table(title=f"nearest to {key} ({model})")
+        if key is not None:
+            rows = nearest_entities(graph, model, key=key, k=k)
+        else:
+            _need_trainer()
+            from trainer.pipeline import query_vector
+
+            vector = query_vector(graph, _home(ctx), model, text=text, image=image)
+            rows = nearest_entities(graph, model, vector=vector, k=k)
+    title = key if key is not None else (f"text {text!r}" if text is not None else f"image {image}")
+    table = Table(title=f"nearest to {title} ({model})")
     for column in ("#", "key", "name", "score"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for rank, row in enumerate(rows, start=1):
@@ -627,6 +765,134 @@ def status(ctx: click.Context, **conn: Any) -> None:
         table.add_row(row["name"], row["type"], target, row["state"],
                       f"{row['populationPercent']:.0f}%")
     console.print(table)
+
+
+# ------------------------------------------------------------------ completion
+@main.command(context_settings=CONTEXT)
+@click.argument("relation")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Predicted tails per head entity.")
+@click.option("--min-score", type=float, help="Only predictions scoring at least this.")
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True,
+              help="At most this many predicted edges in all (the best ones).")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Head entities per sidecar request.")
+@click.option("--dry-run", is_flag=True, help="Show what would be added; write nothing.")
+@click.option("--show", type=click.IntRange(0), default=10, show_default=True,
+              help="How many of the predicted edges to print.")
+@connection_options
+@click.pass_context
+def complete(ctx: click.Context, relation: str, k: int, min_score: float | None, limit: int, batch_size: int,
+             dry_run: bool, show: int, **conn: Any) -> None:
+    """Add predicted RELATION edges for every entity that has RELATION facts.
+
+    Runs `CALL kgstore.complete(RELATION, {...})` inside Neo4j, exactly as a Cypher user
+    would: the plugin asks the decoder sidecar (`kgstore serve`) for each head's top-k
+    tails that are not known facts and writes them, in one transaction, as
+    (h)-[:KGSTORE_PREDICTED {relation, score, model, version, created_at}]->(t).
+    Re-running refreshes existing predictions instead of duplicating them.
+
+    \b
+    Example:
+      kgstore serve --model demo &
+      kgstore complete interacts_with -k 1 --limit 20
+    """
+    from kgstore import predictions
+
+    with open_graph(ctx, **conn) as graph:
+        rows = predictions.complete(graph, relation, k=k, min_score=min_score, limit=limit, dry_run=dry_run,
+                                    batch_size=batch_size)
+    created = sum(r.created for r in rows)
+    verb = "would be written (dry run)" if dry_run else f"written: {created} new, {len(rows) - created} refreshed"
+    echo(f"{len(rows)} predicted {relation!r} edges {verb}.")
+    if rows and show:
+        table = Table(title=f"predicted {relation} (best {min(show, len(rows))})")
+        for column in ("head", "tail", "score", "new"):
+            table.add_column(column, justify="right" if column == "score" else "left")
+        for row in sorted(rows, key=lambda r: -r.score)[:show]:
+            table.add_row(row.head, row.tail, f"{row.score:.4f}", "yes" if row.created else "no")
+        Console().print(table)
+
+
+@main.group("predictions", context_settings=CONTEXT)
+def predictions_group() -> None:
+    """Predicted edges (KGSTORE_PREDICTED): list, drop, or accept them as facts.
+
+    Predictions never count as facts: training and evaluation skip them. In Cypher,
+    `MATCH ()-[p:KGSTORE_PREDICTED]->() DELETE p` removes them all.
+    """
+
+
+def _prediction_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--relation", metavar="NAME", help="Only predictions of this relation.")(command)
+    return click.option("--model", metavar="NAME", help="Only predictions made by this model.")(command)
+
+
+@predictions_group.command("list", context_settings=CONTEXT)
+@_prediction_filters
+@click.option("--min-score", type=float, help="Only predictions scoring at least this.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many to print.")
+@connection_options
+@click.pass_context
+def predictions_list(ctx: click.Context, model: str | None, relation: str | None, min_score: float | None,
+                     limit: int, **conn: Any) -> None:
+    """Print predicted edges, best first, and how many there are in all."""
+    from kgstore import predictions
+
+    with open_graph(ctx, **conn) as graph:
+        rows = predictions.list_predictions(graph, model=model, relation=relation, min_score=min_score,
+                                            limit=limit)
+        total = predictions.count_predictions(graph, model=model, relation=relation)
+    if not rows:
+        echo("No predicted edges" + (" match." if model or relation or min_score is not None else " yet."))
+        return
+    table = Table(title=f"predicted edges ({len(rows)} of {total:,})")
+    for column in ("head", "relation", "tail", "score", "model", "created"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for row in rows:
+        table.add_row(row["head"], row["relation"], row["tail"], f"{row['score']:.4f}",
+                      f"{row['model']}@{row['version']}" if row["version"] else str(row["model"]),
+                      str(row["created_at"])[:19])
+    Console().print(table)
+
+
+@predictions_group.command("drop", context_settings=CONTEXT)
+@_prediction_filters
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@click.pass_context
+def predictions_drop(ctx: click.Context, model: str | None, relation: str | None, yes: bool, **conn: Any) -> None:
+    """Delete predicted edges (all of them, or one model's or relation's). Facts are never touched."""
+    from kgstore import predictions
+
+    with open_graph(ctx, **conn) as graph:
+        count = predictions.count_predictions(graph, model=model, relation=relation)
+        if count == 0:
+            echo("No predicted edges to drop.")
+            return
+        if not yes:
+            click.confirm(f"Delete {count:,} predicted edges?", abort=True)
+        dropped = predictions.drop_predictions(graph, model=model, relation=relation)
+    echo(f"Dropped {dropped:,} predicted edges.")
+
+
+@predictions_group.command("accept", context_settings=CONTEXT)
+@_prediction_filters
+@click.option("--min-score", type=float, help="Only predictions scoring at least this.")
+@connection_options
+@click.pass_context
+def predictions_accept(ctx: click.Context, model: str | None, relation: str | None, min_score: float | None,
+                       **conn: Any) -> None:
+    """Turn predictions into facts of their relation (split train), removing the predictions.
+
+    The next `kgstore train` learns from them; each keeps `accepted_from` (the model) and
+    its score.
+    """
+    from kgstore import predictions
+
+    with open_graph(ctx, **conn) as graph:
+        accepted = predictions.accept_predictions(graph, model=model, relation=relation, min_score=min_score)
+    echo(f"Accepted {accepted:,} predictions as facts.")
 
 
 

@@ -114,26 +114,34 @@ def write_vectors(
     graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = $v",
                 {"model": model, "v": version.version}, write=True)
 
-    # With the kgstore plugin, vectors travel as float32 bytes (4 bytes a value, one value
-    # for the driver to pack); without it, as lists of floats (any Neo4j 5.x works).
-    as_bytes = has_bytes_function(graph)
-    vector_expr = "kgstore.floats(row.vector)" if as_bytes else "row.vector"
-    statement = ("UNWIND $rows AS row MATCH (e:Entity {key: row.key}) "
-                 f"CALL db.create.setNodeVectorProperty(e, $property, {vector_expr}) "
-                 "RETURN count(e) AS written")
+    # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
+    # procedure call writes it (an index lookup and a property write per vector); without
+    # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
+    bulk = has_plugin_routine(graph, "kgstore.writeVectors", "PROCEDURES")
+    if bulk:
+        statement = ("CALL kgstore.writeVectors($property, $keys, $vectors, $dim) YIELD written "
+                     "RETURN written")
+    else:
+        statement = ("UNWIND $rows AS row MATCH (e:Entity {key: row.key}) "
+                     "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
+                     "RETURN count(e) AS written")
     written = 0
 
-    def work(tx: Any, batch: list[dict[str, Any]]) -> int:
-        return tx.run(statement, rows=batch, property=version.property_name).single()["written"]
+    def work(tx: Any, parameters: dict[str, Any]) -> int:
+        return tx.run(statement, parameters, property=version.property_name).single()["written"]
 
     with graph.session() as session:
         for start in range(0, len(keys), batch_size):
             chunk = matrix[start:start + batch_size]
-            values = [row.tobytes() for row in chunk] if as_bytes else chunk.tolist()
-            batch = [{"key": k, "vector": v} for k, v in zip(keys[start:start + batch_size], values, strict=True)]
-            written += session.execute_write(work, batch)
+            batch_keys = list(keys[start:start + batch_size])
+            if bulk:
+                parameters = {"keys": batch_keys, "vectors": chunk.tobytes(), "dim": dimension}
+            else:
+                parameters = {"rows": [{"key": k, "vector": v} for k, v in zip(batch_keys, chunk.tolist(),
+                                                                               strict=True)]}
+            written += session.execute_write(work, parameters)
             if on_batch is not None:
-                on_batch(len(batch))
+                on_batch(len(batch_keys))
 
     graph.query(
         f"CREATE VECTOR INDEX {quote_identifier(version.index_name)} IF NOT EXISTS "
@@ -192,6 +200,8 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
     return results
 
 
-def has_bytes_function(graph: Graph) -> bool:
-    """True when the server runs the kgstore plugin's ``kgstore.floats`` function."""
-    return bool(graph.query("SHOW FUNCTIONS YIELD name WHERE name = 'kgstore.floats' RETURN name"))
+def has_plugin_routine(graph: Graph, name: str, kind: str = "FUNCTIONS") -> bool:
+    """True when the server runs the kgstore plugin's procedure or function ``name``."""
+    if kind not in ("FUNCTIONS", "PROCEDURES"):
+        raise ValueError(f"kind must be FUNCTIONS or PROCEDURES, not {kind!r}")
+    return bool(graph.query(f"SHOW {kind} YIELD name WHERE name = $name RETURN name", {"name": name}))

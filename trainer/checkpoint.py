@@ -24,17 +24,19 @@ def load_checkpoint(folder: Path | str, *, device: str = "cpu") -> tuple[Any, Tr
     """``(model, config, vocab, metrics)`` from a checkpoint folder; the model is in eval mode.
 
     ``vocab`` has ``entity_keys`` and ``relation_names``; ``metrics`` is ``metrics.json``
-    (empty while a run has not finished).
+    (empty while a run has not finished). A multimodal checkpoint (with ``modalities.json``)
+    loads with its projection heads and cached features; a structure-only one as before.
     """
     import torch
 
+    from trainer.modalities import modality_dims
     from trainer.model import KGModel
 
     folder = Path(folder)
     config = TrainConfig.load(_require(folder, "config.json"))
     vocab = json.loads(_require(folder, "vocab.json").read_text())
     model = KGModel.from_config(config, num_entities=len(vocab["entity_keys"]),
-                                num_relations=len(vocab["relation_names"]))
+                                num_relations=len(vocab["relation_names"]), modality_dims=modality_dims(folder))
     model.load_state_dict(torch.load(_require(folder, "model.pt"), map_location=device, weights_only=True))
     model.set_graph(np.load(_require(folder, "graph.npy")))
     model.to(device).eval()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 LOSSES = ("1-n", "nssa")
+MODALITIES = ("text", "image")
 DEVICES = ("cpu", "cuda")
 
 
@@ -30,6 +31,17 @@ class TrainConfig:
         dropout: between R-GCN layers and on the query vector in training.
         reciprocal: train ``(t, r^-1, h)`` for every ``(h, r, t)``; head queries are then
             answered as tail queries of ``r^-1`` (Lacroix et al. 2018).
+
+    Modalities (see ``trainer.modalities`` and ``trainer.encoders.multimodal``):
+        modalities: any of ``"text"`` (entity name + description) and ``"image"``
+            (``HAS_IMAGE`` images); empty = structure only. Features are fused into the
+            encoder input by a gated sum, and aligned with the entity vectors by InfoNCE.
+        text_encoder / text_checkpoint: ``"minilm"`` (all-MiniLM-L6-v2, offline), a
+            sentence-transformers folder, or ``"open_clip:<model>"`` with a weights file.
+        image_encoder / image_checkpoint: ``"efficientnet-lite0"`` (ImageNet, offline) or
+            ``"open_clip:<model>"`` (an architecture name or config JSON) with a weights file.
+        align_weight: weight of the InfoNCE alignment loss (0 = fusion only, no shared space).
+        align_batch_size: entities per modality in one InfoNCE batch.
 
     Optimisation:
         lr, epochs, batch_size: Adam step size, epoch cap, rows per step.
@@ -66,6 +78,14 @@ class TrainConfig:
     dropout: float = 0.3
     reciprocal: bool = True
 
+    modalities: list[str] = field(default_factory=list)
+    text_encoder: str = "minilm"
+    text_checkpoint: str | None = None
+    image_encoder: str = "efficientnet-lite0"
+    image_checkpoint: str | None = None
+    align_weight: float = 0.5
+    align_batch_size: int = 256
+
     lr: float = 3e-3
     epochs: int = 200
     batch_size: int = 256
@@ -98,6 +118,15 @@ class TrainConfig:
         for name in ("dim", "epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} {getattr(self, name)} (must be >= 1)")
+        if isinstance(self.modalities, str):
+            self.modalities = [m.strip() for m in self.modalities.split(",") if m.strip()]
+        self.modalities = [m for m in MODALITIES if m in self.modalities] + \
+            [m for m in self.modalities if m not in MODALITIES]
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown:
+            problems.append(f"modalities {unknown} (use {' and/or '.join(MODALITIES)})")
+        if self.align_weight < 0 or self.align_batch_size < 2:
+            problems.append("align_weight must be >= 0 and align_batch_size >= 2")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"label_smoothing {self.label_smoothing} (must be in [0, 1))")
         if problems:

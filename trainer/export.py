@@ -3,7 +3,8 @@
 The graph is read over Bolt in two passes of keyset pages in ``key`` order (driven by
 the ``:Entity(key)`` uniqueness constraint's index; never ``SKIP``):
 
-1. entities: ``fetch_size`` per page (key, name, description, labels);
+1. entities: ``fetch_size`` per page (key, name, description, labels, and the sha256 and
+   URI of each ``(:Image)`` linked by ``HAS_IMAGE``);
 2. facts, by head: each page takes the next heads in key order and returns all their
    outgoing facts as ``(type, tail key, split)`` lists; the number of heads per page
    adapts so a page holds about ``FACTS_PER_PAGE_FACTOR * fetch_size`` facts.
@@ -61,7 +62,7 @@ logger = logging.getLogger(__name__)
 EXCLUDED_TYPES = (PREDICTED_TYPE, IMAGE_RELATIONSHIP)
 """Relationship types between entities that are never facts."""
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 """Bumped when what the export reads changes, so older snapshots are not reused."""
 
 DEFAULT_FETCH_SIZE = 20_000
@@ -81,6 +82,11 @@ WHERE NOT type(r) IN $excluded {filter}
 RETURN type(r) AS type, r.split AS split, count(*) AS triples
 """
 
+_IMAGE_COUNTS = """
+MATCH (e:Entity)-[:HAS_IMAGE]->(i:Image) WHERE e.key IS NOT NULL {filter}
+RETURN count(*) AS links, count(DISTINCT i) AS images
+"""
+
 _SYNC_STATE = """
 MATCH (s:KgSync) {filter}
 RETURN s.namespace AS namespace, s.fingerprint AS fingerprint, toString(s.finished_at) AS finished_at,
@@ -95,7 +101,8 @@ MATCH (e:Entity) WHERE e.key {after} $after {filter}
 WITH e ORDER BY e.key LIMIT $limit
 WITH collect(e) AS page
 RETURN [e IN page | e.key] AS keys, [e IN page | e.name] AS names,
-       [e IN page | e.description] AS descriptions, [e IN page | labels(e)] AS labels
+       [e IN page | e.description] AS descriptions, [e IN page | labels(e)] AS labels,
+       [e IN page | [(e)-[:HAS_IMAGE]->(i:Image) WHERE i.sha256 IS NOT NULL | [i.sha256, i.uri]]] AS images
 """
 
 _FACT_PAGE = """
@@ -151,6 +158,7 @@ class GraphCensus:
     entities_by_dataset: dict[str, int] = field(default_factory=dict)  # of the selected namespaces
     triples_by_type_and_split: list[tuple[str, str | None, int]] = field(default_factory=list)
     sync_state: list[dict[str, Any]] = field(default_factory=list)
+    image_links: tuple[int, int] = (0, 0)  # (HAS_IMAGE links, distinct images) of the selected entities
     database_id: str | None = None
     fingerprint: str = ""
 
@@ -190,6 +198,8 @@ def take_census(graph: Graph, namespaces: Iterable[str] | None = None) -> GraphC
             ((row["type"], row["split"], row["triples"])
              for row in session.run(_cypher(_FACT_COUNTS, names, _BOTH_ENDS_IN), params)),
             key=lambda row: (row[0], str(row[1]), row[1] is None))
+        images = session.run(_cypher(_IMAGE_COUNTS, names, "AND e.dataset IN $namespaces"), params).single()
+        census.image_links = (images["links"], images["images"]) if images else (0, 0)
         census.sync_state = sorted(
             (row.data() for row in session.run(
                 _cypher(_SYNC_STATE, names, "WHERE s.namespace IN $namespaces"), params)),
@@ -202,7 +212,7 @@ def take_census(graph: Graph, namespaces: Iterable[str] | None = None) -> GraphC
         "version": FINGERPRINT_VERSION, "format_version": FORMAT_VERSION, "namespaces": names,
         "excluded": list(EXCLUDED_TYPES), "database_id": census.database_id,
         "entities": sorted(census.entities_by_dataset.items()),
-        "triples": census.triples_by_type_and_split, "sync": census.sync_state,
+        "triples": census.triples_by_type_and_split, "sync": census.sync_state, "images": census.image_links,
     }
     blob = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()
     census.fingerprint = hashlib.sha256(blob).hexdigest()[:32]
@@ -306,6 +316,7 @@ def export_snapshot(
     })
     if path is not None:
         _save_atomically(snapshot, path)
+        snapshot.path = path
     message = (f"exported {snapshot.num_entities} entities, {snapshot.num_relations} relations and "
                f"{len(snapshot.triples)} triples in {seconds:.1f} s"
                + (f" to {path}" if path is not None else ""))
@@ -320,6 +331,8 @@ def _save_atomically(snapshot: Snapshot, path: Path) -> None:
     staging = path.with_name(f".{path.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     snapshot.save(staging)
+    if (path / "features").is_dir():  # encoder features are keyed by content: keep them
+        (path / "features").rename(staging / "features")
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
@@ -351,6 +364,8 @@ def _stream(graph: Graph, census: GraphCensus, *, fetch_size: int, progress: boo
     keys: list[str] = []
     texts: dict[str, list[str | None]] = {"name": [], "description": []}
     labels: list[list[str]] = []
+    entity_images: list[list[str]] = []
+    image_uris: dict[str, str] = {}
     heads, relations, tails = array("q"), array("q"), array("q")
     splits = array("B")
     relation_index: dict[str, int] = {}
@@ -367,6 +382,9 @@ def _stream(graph: Graph, census: GraphCensus, *, fetch_size: int, progress: boo
             texts["description"].extend(page["descriptions"])
             labels.extend(sorted(label for label in node_labels if label != "Entity")
                           for node_labels in page["labels"])
+            for pairs in page["images"]:
+                entity_images.append(sorted(sha for sha, _ in pairs))
+                image_uris.update((sha, uri) for sha, uri in pairs if uri)
             after = keys[-1]
             if bar is not None:
                 bar.update(len(page["keys"]))
@@ -430,6 +448,7 @@ def _stream(graph: Graph, census: GraphCensus, *, fetch_size: int, progress: boo
     return Snapshot(
         entity_keys=keys, relation_names=relation_names, triples=triples,
         splits=np.frombuffer(splits, dtype=np.uint8).copy(), entity_text=texts, entity_labels=labels,
+        entity_images=entity_images, image_uris=image_uris,
         meta={"skipped_relationships": dangling} if dangling else {},
     )
 

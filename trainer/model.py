@@ -50,11 +50,28 @@ class KGModel(nn.Module):
         self.register_buffer("edge_type", torch.empty(0, dtype=torch.long), persistent=False)
 
     @classmethod
-    def from_config(cls, config: TrainConfig, *, num_entities: int, num_relations: int) -> KGModel:
-        """Build the model a ``TrainConfig`` describes."""
+    def from_config(cls, config: TrainConfig, *, num_entities: int, num_relations: int,
+                    modality_dims: dict[str, int] | None = None) -> KGModel:
+        """Build the model a ``TrainConfig`` describes.
+
+        With ``config.modalities`` the entity input is
+        :class:`~trainer.encoders.multimodal.MultimodalFeatures`; ``modality_dims`` gives
+        each modality's raw feature width (from the encoders, or a checkpoint's
+        ``modalities.json``).
+        """
+        features = None
+        if config.modalities:
+            from trainer.encoders.multimodal import MultimodalFeatures
+
+            missing = [m for m in config.modalities if m not in (modality_dims or {})]
+            if missing:
+                raise ValueError(f"the config has modalities {config.modalities} but no feature width for {missing}")
+            features = MultimodalFeatures(num_entities=num_entities, dim=config.dim,
+                                          modality_dims={m: modality_dims[m] for m in config.modalities})
         encoder = RGCNEncoder(num_entities=num_entities, num_relations=2 * num_relations, dim=config.dim,
                               num_layers=config.num_layers, num_bases=config.num_bases,
-                              num_blocks=config.num_blocks, dropout=config.dropout, **config.encoder_kwargs)
+                              num_blocks=config.num_blocks, dropout=config.dropout, features=features,
+                              **config.encoder_kwargs)
         decoder = resolve_decoder(config.decoder, num_relations=(2 if config.reciprocal else 1) * num_relations,
                                   dim=config.dim, **config.decoder_kwargs)
         return cls(encoder=encoder, decoder=decoder, num_relations=num_relations, reciprocal=config.reciprocal,
@@ -69,6 +86,9 @@ class KGModel(nn.Module):
         edge_index, edge_type = message_graph(train_triples, self.num_relations)
         device = self.edge_index.device
         self.edge_index, self.edge_type = edge_index.to(device), edge_type.to(device)
+        if hasattr(self.encoder.features, "set_degrees"):  # multimodal: entities without edges use modalities only
+            degree = torch.bincount(edge_index[0], minlength=self.num_entities)
+            self.encoder.features.set_degrees(degree > 0)
 
     def entity_vectors(self) -> Tensor:
         """Encoder output ``[E, dim]`` for all entities over the full message graph."""

@@ -104,7 +104,34 @@ def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, simi
         metrics = json.loads((checkpoint / "metrics.json").read_text())
     test = (metrics or {}).get("test", {})
     meta = {"decoder": config.decoder, "dim": config.dim, "layers": config.num_layers,
+            "modalities": ",".join(config.modalities) or None,
             "checkpoint": str(checkpoint.resolve()), "test_mrr": test.get("mrr"),
             "test_hits_at_10": test.get("hits@10"), "fingerprint": vocab.get("fingerprint")}
     return write_vectors(graph, model, vocab["entity_keys"], entity_vectors(checkpoint), similarity=similarity,
                          metadata=meta)
+
+
+def query_vector(graph: Graph, home: KgstoreHome, model: str, *, text: str | None = None,
+                 image: Path | None = None) -> list[float]:
+    """A text or image query as a vector in ``model``'s entity space (for its vector index).
+
+    Uses the checkpoint whose vectors the database holds (the ``KgModel`` node's
+    ``meta_checkpoint``), else the model's latest checkpoint; the query goes through that
+    checkpoint's encoder and alignment head (:func:`trainer.modalities.embed_query`).
+    """
+    from kgstore.errors import KgstoreError
+    from trainer.encoders.image import ImageFileError
+    from trainer.modalities import embed_query
+
+    rows = graph.query("MATCH (m:KgModel {id: $model}) RETURN m.meta_checkpoint AS checkpoint", {"model": model})
+    checkpoint = Path(rows[0]["checkpoint"]) if rows and rows[0]["checkpoint"] else latest_checkpoint(home, model)
+    if checkpoint is None or not checkpoint.is_dir():
+        raise KgstoreError(f"model {model!r} has no checkpoint on this machine to encode the query with"
+                           + (f" ({checkpoint} is gone)" if checkpoint is not None else ""),
+                           hint="Train it here: `kgstore train --model NAME --modalities text,image`.")
+    try:
+        return embed_query(checkpoint, text=text, image=image).tolist()
+    except ImageFileError as exc:
+        raise KgstoreError(str(exc), hint="Give a JPEG/PNG/GIF/WebP file: `kgstore nearest --image poster.jpg`.") from exc
+    except (ValueError, ImportError, FileNotFoundError) as exc:
+        raise KgstoreError(str(exc)) from exc

@@ -15,7 +15,8 @@ with reciprocal relations, head queries as ``(t, r^-1, ?)``) and either
 Optimiser Adam; validation filtered MRR every ``eval_every`` epochs drives early
 stopping; the best weights are kept. The checkpoint folder holds ``model.pt`` (best
 weights), ``config.json``, ``vocab.json``, ``graph.npy`` (message-graph triples),
-``metrics.json``, ``loss.png``, ``mrr.png``, ``entity_vectors.npy`` and
+``known.npy`` (all triples of every split, int32, for the sidecar's filter), ``metrics.json``,
+``loss.png``, ``mrr.png``, ``entity_vectors.npy`` and
 ``training_state.pt`` (optimizer, epoch, RNG: what ``resume=True`` continues from).
 """
 
@@ -46,7 +47,7 @@ from trainer.targets import QueryIndex
 THREADS_ENV = "KGSTORE_NUM_THREADS"
 # configuration fields that change the model's shape: a resumed run must keep them
 STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
-              "reciprocal")
+              "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint")
 
 
 @dataclass
@@ -134,7 +135,12 @@ class Trainer:
         if len(self.train_triples) == 0:
             raise ValueError("the snapshot has no training triples (split code 0)")
         self.num_entities, self.num_relations = snapshot.num_entities, snapshot.num_relations
-        self.model = KGModel.from_config(config, num_entities=self.num_entities, num_relations=self.num_relations)
+        self.modalities = self._prepare_modalities()
+        self.model = KGModel.from_config(config, num_entities=self.num_entities, num_relations=self.num_relations,
+                                         modality_dims={m: d.dim for m, d in self.modalities.items()})
+        for name, data in self.modalities.items():
+            self.model.encoder.features.set_features(name, torch.from_numpy(data.features),
+                                                     torch.from_numpy(data.present))
         self.model.set_graph(self.train_triples)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -158,8 +164,31 @@ class Trainer:
         self.eval_seconds = 0.0
         self.stopped = "epochs"
 
+    def _prepare_modalities(self) -> dict[str, Any]:
+        """Text/image features of ``config.modalities`` (cached in the snapshot's ``features/``)."""
+        if not self.config.modalities:
+            return {}
+        from trainer.modalities import prepare_modalities
+
+        return prepare_modalities(self.snapshot, self.config, cache_dir=self.snapshot.feature_dir or self.dir / "features")
+
     # -- one step ------------------------------------------------------------------------
     def _encode(self, seeds: Tensor) -> tuple[Tensor, Tensor]:
+        """Like :meth:`_encode_seeds`, and kept for this step's alignment loss."""
+        self.encoded = self._encode_seeds(seeds)
+        return self.encoded
+
+    def _alignment_loss(self) -> Tensor | float:
+        """``align_weight`` x InfoNCE of this step's entity vectors with their modalities (0 without)."""
+        if not self.modalities or not self.config.align_weight:
+            return 0.0
+        from trainer.alignment import alignment_loss
+
+        x, local = self.encoded
+        loss = alignment_loss(self.model.encoder.features, x, local, batch_size=self.config.align_batch_size)
+        return 0.0 if loss is None else self.config.align_weight * loss
+
+    def _encode_seeds(self, seeds: Tensor) -> tuple[Tensor, Tensor]:
         """``(vectors of the computed entities, position of each global id or -1)``."""
         if self.full_batch:
             return self.model.entity_vectors(), torch.arange(self.num_entities, device=self.device)
@@ -222,7 +251,7 @@ class Trainer:
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start:start + self.config.batch_size]
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                loss = step_loss(rows)
+                loss = step_loss(rows) + self._alignment_loss()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -282,6 +311,12 @@ class Trainer:
                  "fingerprint": self.snapshot.fingerprint}
         (self.dir / "vocab.json").write_text(json.dumps(vocab) + "\n")
         np.save(self.dir / "graph.npy", np.asarray(self.train_triples, dtype=np.int64))
+        if self.modalities:
+            from trainer.modalities import write_manifest
+
+            write_manifest(self.dir, self.config, self.modalities)
+        # every split: the sidecar's filter_known drops all facts, not only training ones
+        np.save(self.dir / "known.npy", np.asarray(self.snapshot.triples, dtype=np.int32))
 
 
 def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_dir: Path | str,

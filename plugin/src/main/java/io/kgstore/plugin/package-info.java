@@ -5,8 +5,18 @@
  * explicit {@link org.neo4j.procedure.Mode} and a {@link org.neo4j.procedure.Description}, and
  * results returned as streams of records with public, documented fields.
  *
- * <p>For now only {@link io.kgstore.plugin.Version} ({@code kgstore.version()}) lives here. The
- * procedures that call the HTTP decoder sidecar ({@code score}, {@code predict}, {@code complete},
- * {@code nearest}) will be added to this package as well.
+ * <p>Procedures: {@link io.kgstore.plugin.Version} ({@code kgstore.version()}),
+ * {@link io.kgstore.plugin.Vectors} ({@code kgstore.floats()}), and the ones backed by the HTTP decoder
+ * sidecar: {@link io.kgstore.plugin.Score} ({@code kgstore.score()}), {@link io.kgstore.plugin.Predict}
+ * ({@code kgstore.predict()}), {@link io.kgstore.plugin.Complete} ({@code kgstore.complete()}); plus
+ * {@link io.kgstore.plugin.Nearest} ({@code kgstore.nearest()}), which reads the model's vector index.
+ *
+ * <p>Sidecar plumbing, one job per class: {@link io.kgstore.plugin.KgstoreConf} finds and caches
+ * {@code kgstore.conf}, {@link io.kgstore.plugin.SidecarConfig} holds its values,
+ * {@link io.kgstore.plugin.SidecarClient} does bounded HTTP calls with actionable errors,
+ * {@link io.kgstore.plugin.SidecarApi} speaks the endpoints, {@link io.kgstore.plugin.Json} formats
+ * bodies and error details, {@link io.kgstore.plugin.Options} checks config maps,
+ * {@link io.kgstore.plugin.Entities} maps nodes to keys, {@link io.kgstore.plugin.PredictedEdges}
+ * reads and writes {@code KGSTORE_PREDICTED} edges.
  */
 package io.kgstore.plugin;

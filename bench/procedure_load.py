@@ -1,0 +1,181 @@
+"""Load on `CALL kgstore.predict`: 8 concurrent Bolt clients for 60 s, and the same load on the sidecar.
+
+Runs against a managed server (a temporary one by default) with FB15k-237 synced and a
+model trained on it (a short CPU run is enough: latency does not depend on quality), and
+a real ``kgstore serve`` process. Each client picks a random (entity, relation, direction)
+and asks for the top 10 with known facts filtered. The second phase sends the same
+queries straight to the sidecar over HTTP, so the procedure's own overhead (Bolt,
+Cypher, the plugin's HTTP call and node lookups) is the difference between the rows.
+
+    python bench/procedure_load.py                     # temporary home, sync + train + serve
+    python bench/procedure_load.py --home ~/.local/share/kgstore --model fb   # reuse a home's model
+    python bench/procedure_load.py --seconds 20 --clients 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from kgstore.driver import connect  # noqa: E402
+from kgstore.importers.registry import open_dataset  # noqa: E402
+from kgstore.server import ManagedServer, free_port  # noqa: E402
+from kgstore.sync import sync_dataset  # noqa: E402
+from kgstore.writeback import current_version  # noqa: E402
+
+PREDICT = ("MATCH (n:Entity {key: $key}) CALL kgstore.predict(n, $relation, {k: 10, direction: $direction}) "
+           "YIELD node, score RETURN node.key AS key, score")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def run_load(call: Callable[[random.Random], None], clients: int, seconds: float) -> dict:
+    """``clients`` threads calling ``call`` back to back for ``seconds``; latencies in ms."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    stop_at = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        rng = random.Random(i)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                call(rng)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            latencies[i].append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    flat = [x for per in latencies for x in per]
+    return {"calls": len(flat), "per_s": len(flat) / elapsed, "p50": statistics.median(flat) if flat else float("nan"),
+            "p99": percentile(flat, 0.99), "errors": len(errors), "first_error": errors[0] if errors else ""}
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"kgstore serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"kgstore serve did not answer at {url} within {timeout:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, help="use this kgstore home's server (and its trained --model)")
+    parser.add_argument("--model", default="fbload", help="model name (trained here when the home lacks it)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
+    args = parser.parse_args()
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="kgstore-load-bench-")) / "home"
+    server = ManagedServer(home)
+    if args.home is None:
+        server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size="1g",
+                       pagecache_size="512m", echo=lambda _: None)
+    started_here = not server.is_running()
+    if started_here:
+        server.start(echo=lambda _: None)
+    sidecar = None
+    try:
+        graph = connect(home=home)
+        if current_version(graph, args.model) is None:
+            from trainer.config import TrainConfig
+            from trainer.pipeline import train_model
+
+            print("# syncing FB15k-237 and training a short DistMult model (latency does not depend on quality)")
+            sync_dataset(graph, open_dataset("fb15k-237"))
+            train_model(graph, home=server.home, model=args.model, progress=False,
+                        config=TrainConfig(decoder="distmult", dim=200, epochs=1000, patience=0, eval_every=0,
+                                           batch_size=1024, max_seconds=args.train_seconds))
+        keys = [r["key"] for r in graph.query("MATCH (e:Entity) WHERE e.key STARTS WITH 'fb15k-237:' "
+                                              "RETURN e.key AS key")]
+        relations = [r["type"] for r in graph.query(
+            "MATCH (:Entity)-[r]->(:Entity) WHERE type(r) <> 'KGSTORE_PREDICTED' RETURN DISTINCT type(r) AS type")]
+        url = server.sidecar_url
+        log = home.parent / "serve.log" if args.home is None else Path(tempfile.mkstemp(suffix=".log")[1])
+        sidecar = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", args.model],
+                                   env={**os.environ, "KGSTORE_HOME": str(home)}, stdout=log.open("wb"),
+                                   stderr=subprocess.STDOUT)
+        wait_for(url, sidecar)
+        health = httpx.get(f"{url}/health").json()
+        info = graph.server_info()
+        print(f"# {platform.node()}: {os.cpu_count()} CPUs, {info['name']} {info['version']}, "
+              f"model {health['model']}@{health.get('version')} ({health['entities']:,} entities, "
+              f"{health.get('decoder')} d={health.get('dim')}), {args.clients} clients x {args.seconds:.0f} s")
+
+        def query(rng: random.Random) -> dict:
+            return {"key": rng.choice(keys), "relation": rng.choice(relations),
+                    "direction": rng.choice(("out", "in"))}
+
+        sessions = threading.local()
+
+        def via_procedure(rng: random.Random) -> None:
+            if not hasattr(sessions, "session"):
+                sessions.session = graph.session()
+            q = query(rng)
+            sessions.session.run(PREDICT, q).consume()
+
+        http = threading.local()
+
+        def via_sidecar(rng: random.Random) -> None:
+            if not hasattr(http, "client"):
+                http.client = httpx.Client(base_url=url, timeout=30)
+            q = query(rng)
+            response = http.client.post("/predict", json={
+                "queries": [{"entity": q["key"], "relation": q["relation"], "direction": q["direction"]}],
+                "k": 10, "filter_known": True})
+            response.raise_for_status()
+
+        run_load(via_procedure, args.clients, min(5.0, args.seconds))  # warm-up: JIT, connections
+        rows = [("CALL kgstore.predict (Bolt)", run_load(via_procedure, args.clients, args.seconds)),
+                ("sidecar POST /predict (HTTP)", run_load(via_sidecar, args.clients, args.seconds))]
+        graph.close()
+    finally:
+        if sidecar is not None:
+            sidecar.terminate()
+            sidecar.wait(timeout=30)
+        if started_here:
+            server.stop(echo=lambda _: None)
+    print(f"{'path':<30} {'calls':>8} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    for name, r in rows:
+        print(f"{name:<30} {r['calls']:>8,} {r['per_s']:>8.1f} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['errors']:>6}")
+        if r["errors"]:
+            print(f"  first error: {r['first_error']}")
+    overhead = rows[0][1]["p50"] - rows[1][1]["p50"]
+    print(f"procedure overhead at p50: {overhead:+.1f} ms (goal on 2 cores: p50 < 20 ms, p99 < 100 ms, 0 errors)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+package io.kgstore.plugin;
+
+import org.neo4j.graphdb.Label;
+import org.neo4j.graphdb.MultipleFoundException;
+import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.Transaction;
+
+/** How kgstore finds entities: {@code (:Entity {key})} nodes, whose {@code key} is what the sidecar knows. */
+final class Entities {
+
+    static final Label ENTITY = Label.label("Entity");
+    static final String KEY = "key";
+
+    private Entities() {}
+
+    /** The node's {@code key}; fails clearly for a null node or one without a string key. */
+    static String keyOf(String procedure, String parameter, Node node) {
+        if (node == null) {
+            throw new IllegalArgumentException(procedure + ": " + parameter + " is null");
+        }
+        Object key = node.getProperty(KEY, null);
+        if (key == null) {
+            throw new IllegalArgumentException(procedure + ": " + parameter + " (node " + node.getElementId()
+                    + ", labels " + labels(node) + ") has no `key` property; only (:Entity {key}) nodes are known to the model");
+        }
+        if (!(key instanceof String)) {
+            throw new IllegalArgumentException(procedure + ": " + parameter + " (node " + node.getElementId()
+                    + ") has a `key` that is not a string: " + key);
+        }
+        return (String) key;
+    }
+
+    /** The (:Entity {key}) node, or null when the database no longer has it. */
+    static Node byKey(Transaction tx, String key) {
+        try {
+            return tx.findNode(ENTITY, KEY, key);
+        } catch (MultipleFoundException e) {
+            throw new KgstoreException("more than one (:Entity {key: '" + key + "'}) node; kgstore needs unique keys "
+                    + "(CREATE CONSTRAINT FOR (e:Entity) REQUIRE e.key IS UNIQUE)");
+        }
+    }
+
+    /** A relation name must be a non-empty string; it is used verbatim (relation names are data). */
+    static String relation(String procedure, String relation) {
+        if (relation == null || relation.isEmpty()) {
+            throw new IllegalArgumentException(procedure + ": relation must be a non-empty string (a relationship type name), got "
+                    + (relation == null ? "null" : "''"));
+        }
+        return relation;
+    }
+
+    private static String labels(Node node) {
+        StringBuilder out = new StringBuilder();
+        for (Label label : node.getLabels()) {
+            out.append(':').append(label.name());
+        }
+        return out.length() == 0 ? "none" : out.toString();
+    }
+}

@@ -1,0 +1,126 @@
+package io.kgstore.plugin;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.neo4j.graphdb.Label;
+import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.QueryExecutionException;
+import org.neo4j.graphdb.ResourceIterator;
+import org.neo4j.graphdb.Result;
+import org.neo4j.graphdb.Transaction;
+import org.neo4j.procedure.Context;
+import org.neo4j.procedure.Description;
+import org.neo4j.procedure.Mode;
+import org.neo4j.procedure.Name;
+import org.neo4j.procedure.Procedure;
+
+/**
+ * {@code kgstore.nearest(node, k, model)}: the entities whose embeddings are closest to the node's, through the
+ * model's vector index. Reads only the database; does not need the sidecar.
+ */
+public class Nearest {
+
+    static final String NAME = "kgstore.nearest";
+    static final Label KG_MODEL = Label.label("KgModel");
+
+    @Context
+    public Transaction tx;
+
+    /** One neighbour. */
+    public static class Row {
+        public final Node node;
+        /** The vector index's similarity score (higher is closer). */
+        public final double score;
+
+        public Row(Node node, double score) {
+            this.node = node;
+            this.score = score;
+        }
+    }
+
+    @Procedure(name = NAME, mode = Mode.READ)
+    @Description("kgstore.nearest(node, k, model = null) - the k nodes whose embeddings are nearest to the node's, "
+            + "best first, from the vector index of a (:KgModel {id}) (its `index` and `property`; null model: the "
+            + "KgModel with the latest written_at). The node itself is left out. Does not call the sidecar.")
+    public Stream<Row> nearest(
+            @Name("node") Node node,
+            @Name("k") Long k,
+            @Name(value = "model", defaultValue = "null") String model) {
+        // Neo4j 5 passes the declared default of a STRING parameter as the text "null", not as null.
+        if ("null".equals(model)) {
+            model = null;
+        }
+        if (node == null) {
+            throw new IllegalArgumentException(NAME + ": node is null");
+        }
+        if (k == null || k <= 0) {
+            throw new IllegalArgumentException(NAME + ": k must be at least 1, got " + k);
+        }
+        if (k >= Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(NAME + ": k is too large: " + k);
+        }
+        Node kgModel = model == null ? latestModel() : namedModel(model);
+        String id = String.valueOf(kgModel.getProperty("id", "?"));
+        String index = requiredString(kgModel, "index", id);
+        String property = requiredString(kgModel, "property", id);
+        Object vector = node.getProperty(property, null);
+        if (vector == null) {
+            throw new IllegalArgumentException(NAME + ": node " + node.getElementId() + " has no `" + property
+                    + "` property, so it has no vector in model '" + id + "'");
+        }
+
+        List<Row> rows = new ArrayList<>();
+        try (Result result = tx.execute(
+                "CALL db.index.vector.queryNodes($index, $n, $vector) YIELD node, score RETURN node, score",
+                Map.of("index", index, "n", k + 1, "vector", vector))) {
+            while (result.hasNext() && rows.size() < k) {
+                Map<String, Object> row = result.next();
+                Node neighbour = (Node) row.get("node");
+                if (!neighbour.getElementId().equals(node.getElementId())) {
+                    rows.add(new Row(neighbour, ((Number) row.get("score")).doubleValue()));
+                }
+            }
+        } catch (QueryExecutionException e) {
+            throw new KgstoreException(NAME + ": querying the vector index '" + index + "' of model '" + id
+                    + "' failed: " + e.getMessage());
+        }
+        return rows.stream();
+    }
+
+    private Node latestModel() {
+        try (Result result = tx.execute(
+                "MATCH (m:KgModel) RETURN m ORDER BY m.written_at IS NULL, m.written_at DESC LIMIT 1");
+             ResourceIterator<Node> models = result.columnAs("m")) {
+            if (!models.hasNext()) {
+                throw new KgstoreException(NAME + ": no (:KgModel) node in the database; write a trained model's "
+                        + "embeddings back into Neo4j first (that creates the (:KgModel) node and its vector index)");
+            }
+            return models.next();
+        }
+    }
+
+    private Node namedModel(String model) {
+        try (ResourceIterator<Node> models = tx.findNodes(KG_MODEL, "id", model)) {
+            if (models.hasNext()) {
+                return models.next();
+            }
+        }
+        List<String> ids = new ArrayList<>();
+        try (ResourceIterator<Node> all = tx.findNodes(KG_MODEL)) {
+            all.forEachRemaining(m -> ids.add(String.valueOf(m.getProperty("id", "?"))));
+        }
+        throw new KgstoreException(NAME + ": no (:KgModel {id: '" + model + "'}); "
+                + (ids.isEmpty() ? "there is no (:KgModel) at all" : "models present: " + String.join(", ", ids)));
+    }
+
+    private static String requiredString(Node kgModel, String key, String id) {
+        Object value = kgModel.getProperty(key, null);
+        if (!(value instanceof String) || ((String) value).isEmpty()) {
+            throw new KgstoreException(NAME + ": (:KgModel {id: '" + id + "'}) has no `" + key
+                    + "` property (the name of its vector " + (key.equals("index") ? "index" : "property") + ")");
+        }
+        return (String) value;
+    }
+}

