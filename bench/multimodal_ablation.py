@@ -196,7 +196,9 @@ def main() -> None:
                 for task, triples in tasks.items():
                     table.append((name, task, variant, {**tail_metrics(result.model, snapshot, triples, filter_index),
                                                         "note": note}))
-            print(f"  done {name} {variant}: {note}", flush=True)
+            for _, task, _, row in table[-(len(tasks) if tasks else 1):]:
+                print(f"  {name} {variant} {task}: MRR {row['mrr']:.4f} Hits@10 {row['hits@10']:.4f} ({note})",
+                      flush=True)
 
     print()
     print(f"| dataset | task | variant | MRR | Hits@10 | vs structure | run |")

@@ -8,7 +8,9 @@ goes through, so batching and progress are done in a single place.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -23,6 +25,7 @@ from kgstore.home import KgstoreHome
 
 T = TypeVar("T")
 DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_WRITERS = 2  # concurrent write transactions: one commits while the next executes
 
 
 @dataclass
@@ -116,6 +119,37 @@ class Graph:
                 if on_batch is not None:
                     on_batch(len(batch))
         return summary
+
+    def write_concurrently(
+        self,
+        work: Callable[..., T],
+        batches: Iterable[tuple[Any, ...]],
+        *,
+        writers: int = DEFAULT_WRITERS,
+    ) -> Iterator[T]:
+        """Run ``work(tx, *batch)`` for each batch in write transactions on ``writers`` sessions.
+
+        While one transaction commits (log flush, index updates) the next one executes,
+        which on a small server is worth up to ``writers``-fold throughput. Results come
+        back in input order, and at most ``writers + 1`` batches are in memory, so
+        ``batches`` may be a stream. Batches must not write the same entities (deadlocks
+        between them are retried by the driver, but repeated work is wasted).
+        """
+        if writers < 1:
+            raise ValueError(f"writers must be at least 1, got {writers}")
+
+        def run(batch: tuple[Any, ...]) -> T:
+            with self.session() as session:
+                return session.execute_write(work, *batch)
+
+        with ThreadPoolExecutor(writers, thread_name_prefix="kgstore-write") as pool:
+            in_flight: deque[Future[T]] = deque()
+            for batch in batches:
+                in_flight.append(pool.submit(run, batch))
+                if len(in_flight) > writers:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
 
     # -- facts about the server ------------------------------------------------
     def server_info(self) -> dict[str, str]:

@@ -28,7 +28,6 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,7 +258,6 @@ _MARK_BATCH = """
 CREATE (:KgSyncBatch {namespace: $ns, number: $batch})
 """
 
-WRITERS = 2  # concurrent write transactions: one commits while the next executes
 
 
 def _triple_batches(dataset: Dataset, scan: _Scan, batch_size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -283,8 +281,8 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
     """Write triple batches; each commits together with its number in the sync state.
 
     ``done`` holds the numbers of batches committed by an earlier, interrupted run with the
-    same input: they are skipped. Blind ``CREATE`` batches run on ``WRITERS`` sessions at
-    once (deadlocks between them are retried by the driver); verifying batches run one by one.
+    same input: they are skipped. Blind ``CREATE`` batches run on concurrent sessions at
+    once (deadlocks between them are retried by the driver), and so do verifying batches.
     """
     ns = dataset.namespace
 
@@ -304,32 +302,25 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
 
     work = create if create_blindly else verify_and_create
 
-    def write(number: int, rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-        with graph.session() as session:
-            created, existing = session.execute_write(work, number, rows)
-        return created, existing, len(rows)
+    def pending() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        for number, rows in _triple_batches(dataset, scan, batch_size):  # streamed: memory stays flat
+            if number in done:
+                summary.triples_resumed += len(rows)
+                continue
+            sizes.append(len(rows))
+            yield number, rows
 
-    def account(created: int, existing: int, size: int) -> None:
+    # Batches hold distinct triples (repeats were dropped), so concurrent batches never
+    # write the same relationship; deadlocks on shared nodes are retried by the driver.
+    sizes: deque[int] = deque()
+    for created, existing in graph.write_concurrently(work, pending()):
+        size = sizes.popleft()
         if created + existing != size:
             raise RuntimeError(f"{size - created - existing} triples of a batch reference entities "
                                "that do not exist; the entity pass must run first")
         summary.triples_created += created
         summary.triples_existing += existing
         advance(size)
-
-    # Batches hold distinct triples (repeats were dropped), so concurrent batches never
-    # write the same relationship; deadlocks on shared nodes are retried by the driver.
-    with ThreadPoolExecutor(WRITERS, thread_name_prefix="kgstore-sync") as pool:
-        in_flight: deque[Future[tuple[int, int, int]]] = deque()
-        for number, rows in _triple_batches(dataset, scan, batch_size):  # streamed: memory stays flat
-            if number in done:
-                summary.triples_resumed += len(rows)
-                continue
-            in_flight.append(pool.submit(write, number, rows))
-            if len(in_flight) > WRITERS:
-                account(*in_flight.popleft().result())
-        while in_flight:
-            account(*in_flight.popleft().result())
 
 
 _LINK_IMAGES = f"""
