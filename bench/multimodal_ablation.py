@@ -201,7 +201,7 @@ def main() -> None:
                       flush=True)
 
     print()
-    print(f"| dataset | task | variant | MRR | Hits@10 | vs structure | run |")
+    print("| dataset | task | variant | MRR | Hits@10 | vs structure | run |")
     print("| --- | --- | --- | ---: | ---: | ---: | --- |")
     base = {(d, t): r["mrr"] for d, t, v, r in table if v == "structure"}
     for dataset, task, variant, row in table:

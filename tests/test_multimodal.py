@@ -258,7 +258,7 @@ def _write_folder_dataset(folder: Path, data_dir: Path, num_movies: int) -> list
 
 def test_train_with_modalities_then_nearest_text_and_image_through_neo4j(
         graph: Graph, run_cli, data_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    movies = _write_folder_dataset(tmp_path / "mm", data_dir, 60)
+    _write_folder_dataset(tmp_path / "mm", data_dir, 60)
     env = {"COLUMNS": "200", "KGSTORE_NUM_THREADS": "1"}
     synced = run_cli("sync", "--namespace", "mmsub", "--triples", str(tmp_path / "mm" / "triples.tsv"),
                      "--entities", str(tmp_path / "mm" / "entities.jsonl"),

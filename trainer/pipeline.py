@@ -132,6 +132,7 @@ def query_vector(graph: Graph, home: KgstoreHome, model: str, *, text: str | Non
     try:
         return embed_query(checkpoint, text=text, image=image).tolist()
     except ImageFileError as exc:
-        raise KgstoreError(str(exc), hint="Give a JPEG/PNG/GIF/WebP file: `kgstore nearest --image poster.jpg`.") from exc
+        raise KgstoreError(str(exc),
+                           hint="Give a JPEG/PNG/GIF/WebP file: `kgstore nearest --image poster.jpg`.") from exc
     except (ValueError, ImportError, FileNotFoundError) as exc:
         raise KgstoreError(str(exc)) from exc

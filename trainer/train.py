@@ -170,7 +170,8 @@ class Trainer:
             return {}
         from trainer.modalities import prepare_modalities
 
-        return prepare_modalities(self.snapshot, self.config, cache_dir=self.snapshot.feature_dir or self.dir / "features")
+        cache_dir = self.snapshot.feature_dir or self.dir / "features"
+        return prepare_modalities(self.snapshot, self.config, cache_dir=cache_dir)
 
     # -- one step ------------------------------------------------------------------------
     def _encode(self, seeds: Tensor) -> tuple[Tensor, Tensor]:
