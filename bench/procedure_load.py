@@ -115,7 +115,8 @@ def main() -> None:
             from trainer.pipeline import train_model
 
             print("# syncing FB15k-237 and training a short DistMult model (latency does not depend on quality)")
-            sync_dataset(graph, open_dataset("fb15k-237"))
+            data = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
+            sync_dataset(graph, open_dataset("fb15k-237", source=data))
             train_model(graph, home=server.home, model=args.model, progress=False,
                         config=TrainConfig(decoder="distmult", dim=200, epochs=1000, patience=0, eval_every=0,
                                            batch_size=1024, max_seconds=args.train_seconds))
@@ -125,8 +126,9 @@ def main() -> None:
             "MATCH (:Entity)-[r]->(:Entity) WHERE type(r) <> 'KGSTORE_PREDICTED' RETURN DISTINCT type(r) AS type")]
         url = server.sidecar_url
         log = home.parent / "serve.log" if args.home is None else Path(tempfile.mkstemp(suffix=".log")[1])
+        sidecar_env = {k: v for k, v in os.environ.items() if k != "KGSTORE_NUM_THREADS"}  # its own default: 1
         sidecar = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", args.model],
-                                   env={**os.environ, "KGSTORE_HOME": str(home)}, stdout=log.open("wb"),
+                                   env={**sidecar_env, "KGSTORE_HOME": str(home)}, stdout=log.open("wb"),
                                    stderr=subprocess.STDOUT)
         wait_for(url, sidecar)
         health = httpx.get(f"{url}/health").json()

@@ -10,15 +10,19 @@ from trainer.sidecar.model_store import ModelStore, NoModel
 from trainer.train import THREADS_ENV
 
 
-def set_threads() -> int | None:
-    """Use ``$KGSTORE_NUM_THREADS`` torch and FAISS threads when set (else their defaults)."""
-    threads = int(os.environ.get(THREADS_ENV, 0)) or None
-    if threads:
-        import faiss
-        import torch
+def set_threads() -> int:
+    """One torch and FAISS thread per request unless ``$KGSTORE_NUM_THREADS`` says otherwise.
 
-        torch.set_num_threads(threads)
-        faiss.omp_set_num_threads(threads)
+    A request's work is small (one FAISS search and a rescoring of ~k candidates, about
+    1.5 ms for FB15k-237 at dim 200); parallelism comes from concurrent requests, and
+    OpenMP teams inside each of them only oversubscribe the cores and spin.
+    """
+    import faiss
+    import torch
+
+    threads = int(os.environ.get(THREADS_ENV, 0)) or 1
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
     return threads
 
 
