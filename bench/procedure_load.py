@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--model", default="fbload", help="model name (trained here when the home lacks it)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--sidecar-workers", type=int, default=1, help="kgstore serve --workers")
     parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
     args = parser.parse_args()
 
@@ -127,7 +128,8 @@ def main() -> None:
         url = server.sidecar_url
         log = home.parent / "serve.log" if args.home is None else Path(tempfile.mkstemp(suffix=".log")[1])
         sidecar_env = {k: v for k, v in os.environ.items() if k != "KGSTORE_NUM_THREADS"}  # its own default: 1
-        sidecar = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", args.model],
+        sidecar = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", args.model,
+                                    "--workers", str(args.sidecar_workers)],
                                    env={**sidecar_env, "KGSTORE_HOME": str(home)}, stdout=log.open("wb"),
                                    stderr=subprocess.STDOUT)
         wait_for(url, sidecar)
@@ -135,7 +137,8 @@ def main() -> None:
         info = graph.server_info()
         print(f"# {platform.node()}: {os.cpu_count()} CPUs, {info['name']} {info['version']}, "
               f"model {health['model']}@{health.get('version')} ({health['entities']:,} entities, "
-              f"{health.get('decoder')} d={health.get('dim')}), {args.clients} clients x {args.seconds:.0f} s")
+              f"{health.get('decoder')} d={health.get('dim')}), {args.clients} clients x {args.seconds:.0f} s, "
+              f"{args.sidecar_workers} sidecar worker(s)")
 
         def query(rng: random.Random) -> dict:
             return {"key": rng.choice(keys), "relation": rng.choice(relations),

@@ -613,12 +613,15 @@ SERVE_HINT = "the sidecar needs the `train` and `serve` extras: pip install 'kgs
 @click.option("--max-batch", type=click.IntRange(1), default=10_000, show_default=True,
               help="Most triples (/score) or queries (/predict) per request.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device of the model: cpu, cuda or cuda:N.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes on the port, each with its own copy of the model (use the cores).")
 @click.option("--detach", is_flag=True, help="Run in the background (log: <home>/server/logs/sidecar.log) and "
               "return once it answers.")
 @click.option("--stop", "stop_detached", is_flag=True, help="Stop the sidecar that --detach started, and exit.")
 @click.pass_context
 def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, port: int | None, token: str | None,
-          index: str, max_k: int, max_batch: int, device: str, detach: bool, stop_detached: bool) -> None:
+          index: str, max_k: int, max_batch: int, device: str, workers: int, detach: bool,
+          stop_detached: bool) -> None:
     """Run the decoder sidecar: link scoring and prediction over HTTP for the kgstore.* procedures.
 
     Loads a trained checkpoint and answers POST /score (triple scores), POST /predict
@@ -642,7 +645,7 @@ def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, po
     port = port or home.load_settings().sidecar_port
     if detach:
         args = ["--model", model, "--host", host, "--port", str(port), "--index", index, "--max-k", str(max_k),
-                "--max-batch", str(max_batch), "--device", device]
+                "--max-batch", str(max_batch), "--device", device, "--workers", str(workers)]
         if checkpoint is not None:
             args += ["--checkpoint", str(checkpoint)]
         # The token travels in the environment (inherited), never on a command line.
@@ -676,8 +679,8 @@ def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, po
                            checkpoint=checkpoint, index=index, device=device)
     except (FileNotFoundError, ValueError) as exc:
         raise KgstoreError(f"cannot serve model {model!r}: {exc}") from exc
-    run_sidecar(store, host=host, port=port, token=token, max_k=max_k,
-                max_batch=max_batch, echo=echo)
+    run_sidecar(store, host=host, port=port, token=token, max_k=max_k, max_batch=max_batch, workers=workers,
+                echo=echo)
 
 
 # ---------------------------------------------------------------------- vectors

@@ -387,3 +387,31 @@ def test_serve_without_a_checkpoint_says_train_first(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "serve", "--model", "nothing"])
     assert result.exit_code == 1
     assert "no checkpoint" in result.output and "kgstore train --model nothing" in result.output
+
+
+def test_detached_sidecar_with_two_workers_answers_and_stops(sidecar: Sidecar, client: httpx.Client) -> None:
+    """`serve --detach --workers 2` returns once it answers; `serve --stop` frees the port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"KGSTORE_NUM_THREADS": THREADS, "KGSTORE_SIDECAR_TOKEN": TOKEN}
+    started = CliRunner().invoke(main, ["--home", str(sidecar.home.root), "serve", "--model", MODEL, "--port",
+                                        str(port), "--workers", "2", "--detach"], env=env)
+    try:
+        assert started.exit_code == 0, started.output
+        assert f"at {url}" in started.output and "kgstore serve --stop" in started.output
+        again = CliRunner().invoke(main, ["--home", str(sidecar.home.root), "serve", "--model", MODEL, "--port",
+                                          str(port), "--detach"], env=env)
+        assert again.exit_code == 0 and "already runs" in again.output, again.output
+        expected = client.post("/predict", json={"queries": [{"entity": "nations:usa", "relation": "treaties"}],
+                                                 "k": 3}).json()["results"]
+        with sidecar.client() as detached:
+            detached.base_url = url
+            for _ in range(4):  # several requests: both workers answer the same
+                answer = detached.post("/predict", json={"queries": [{"entity": "nations:usa",
+                                                                      "relation": "treaties"}], "k": 3})
+                assert answer.status_code == 200 and answer.json()["results"] == expected
+    finally:
+        stopped = CliRunner().invoke(main, ["--home", str(sidecar.home.root), "serve", "--stop"])
+    assert stopped.exit_code == 0 and "stopped" in stopped.output, stopped.output
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/health", timeout=2.0)

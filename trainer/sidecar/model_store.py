@@ -111,6 +111,8 @@ class ModelStore:
         if (models_dir is None) == (checkpoint is None):
             raise ValueError("give exactly one of models_dir (follow latest) and checkpoint (a fixed folder)")
         self.name, self.index, self.device, self.check_interval = name, index, device, check_interval
+        self.models_dir = None if models_dir is None else Path(models_dir)
+        self.pinned = None if checkpoint is None else Path(checkpoint)
         self.link = None if models_dir is None else Path(models_dir) / "latest"
         self._lock = threading.Lock()
         self._next_check = 0.0
@@ -123,6 +125,16 @@ class ModelStore:
             if target is not None:
                 self._loaded = load_model(target, name=name, index=index, device=device)
             self._next_check = time.monotonic() + check_interval
+
+    def spec(self) -> dict[str, object]:
+        """The arguments that build an equal store in another process (``--workers``)."""
+        return {"name": self.name, "models_dir": None if self.models_dir is None else str(self.models_dir),
+                "checkpoint": None if self.pinned is None else str(self.pinned), "index": self.index,
+                "device": self.device, "check_interval": self.check_interval}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, object]) -> ModelStore:
+        return cls(**spec)  # type: ignore[arg-type]
 
     def current(self) -> LoadedModel:
         """The model to answer this request with; raises :class:`NoModel` when there is none."""

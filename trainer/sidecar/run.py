@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -37,19 +38,45 @@ def describe(store: ModelStore, url: str) -> str:
             f"{loaded.topk.method}; API docs at {url}/docs)")
 
 
+WORKER_SPEC_ENV = "KGSTORE_SIDECAR_WORKER_SPEC"
+
+
 def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, max_k: int = 1000,
-          max_batch: int = 10000, echo: Callable[[str], None] = print) -> None:
-    """Serve ``store`` on ``host:port`` until interrupted (Ctrl-C or SIGTERM)."""
+          max_batch: int = 10000, workers: int = 1, echo: Callable[[str], None] = print) -> None:
+    """Serve ``store`` on ``host:port`` until interrupted (Ctrl-C or SIGTERM).
+
+    With ``workers > 1`` uvicorn runs that many processes on the one port (its own
+    supervisor); each builds the same store from :data:`WORKER_SPEC_ENV` and loads the
+    model itself. Python serves one request at a time per process, so workers are how the
+    sidecar uses more than one core.
+    """
     import uvicorn
 
     from trainer.sidecar.app import create_app
 
-    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch)
     sidecar_log = logging.getLogger("kgstore.sidecar")
     if not sidecar_log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s:     kgstore sidecar: %(message)s"))
         sidecar_log.addHandler(handler)
         sidecar_log.setLevel(logging.INFO)
-    echo(describe(store, f"http://{host}:{port}"))
+    echo(describe(store, f"http://{host}:{port}") + (f" [{workers} workers]" if workers > 1 else ""))
+    if workers > 1:
+        os.environ[WORKER_SPEC_ENV] = json.dumps({**store.spec(), "max_k": max_k, "max_batch": max_batch})
+        if token:
+            os.environ["KGSTORE_SIDECAR_TOKEN"] = token  # inherited by the workers, never on a command line
+        uvicorn.run("trainer.sidecar.run:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", access_log=False)
+        return
+    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def worker_app():  # noqa: ANN201 - FastAPI
+    """The app of one ``--workers`` process (a uvicorn factory): the parent's store, rebuilt here."""
+    from trainer.sidecar.app import create_app
+
+    spec = json.loads(os.environ[WORKER_SPEC_ENV])
+    set_threads()
+    limits = {"max_k": spec.pop("max_k"), "max_batch": spec.pop("max_batch")}
+    return create_app(ModelStore.from_spec(spec), token=os.environ.get("KGSTORE_SIDECAR_TOKEN") or None, **limits)
