@@ -24,7 +24,8 @@ from kgstore.errors import KgstoreError
 MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 SIMILARITIES = ("cosine", "euclidean")
 WRITE_BATCH = 10_000
-INDEX_WAIT_S = 600
+INDEX_WAIT_S = 4 * 3600  # HNSW population of 1M vectors takes well over 10 minutes on 2 cores
+INDEX_POLL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def write_vectors(
     metadata: dict[str, Any] | None = None,
     batch_size: int = WRITE_BATCH,
     on_batch: Callable[[int], None] | None = None,
+    index_timeout: float = INDEX_WAIT_S,
 ) -> WriteBackResult:
     """Write ``vectors[i]`` to the entity keyed ``keys[i]`` as a new version of ``model``.
 
@@ -152,7 +154,7 @@ def write_vectors(
         f"FOR (e:Entity) ON (e.{quote_identifier(version.property_name)}) "
         "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
         {"dim": dimension, "sim": similarity}, write=True)
-    graph.query(f"CALL db.awaitIndex($name, {INDEX_WAIT_S})", {"name": version.index_name})
+    await_online(graph, version.index_name, timeout=index_timeout)
     index_done = time.monotonic()
 
     meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
@@ -166,6 +168,30 @@ def write_vectors(
         drop_version(graph, previous)
     return WriteBackResult(version, written, time.monotonic() - started, len(keys) - written,
                            write_seconds=write_done - started, index_seconds=index_done - write_done)
+
+
+def await_online(graph: Graph, index: str, *, timeout: float = INDEX_WAIT_S) -> None:
+    """Wait until ``index`` is ONLINE, polling its state (a FAILED index is an error at once).
+
+    Polling rather than ``db.awaitIndex`` keeps each query short, so no procedure or
+    transaction timeout of the server cuts a long population (a million vectors) short.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = graph.query("SHOW INDEXES YIELD name, state, populationPercent, failureMessage "
+                           "WHERE name = $name RETURN state, populationPercent AS done, failureMessage AS why",
+                           {"name": index})
+        if not rows:
+            raise KgstoreError(f"vector index {index} disappeared while it was being built")
+        state = rows[0]["state"]
+        if state == "ONLINE":
+            return
+        if state == "FAILED":
+            raise KgstoreError(f"vector index {index} failed: {rows[0]['why']}")
+        if time.monotonic() > deadline:
+            raise KgstoreError(f"vector index {index} is still {state} ({rows[0]['done']:.0f}% populated) after "
+                               f"{timeout:.0f} s", hint="It keeps building in Neo4j: check with `kgstore status`.")
+        time.sleep(INDEX_POLL_S)
 
 
 def drop_version(graph: Graph, version: ModelVersion) -> None:

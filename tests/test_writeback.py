@@ -85,3 +85,26 @@ def test_nearest_cypher_file_matches_the_python_helper(graph: Graph, run_cli) ->
     result = run_cli("nearest", "wb:3", "-k", "5", "--model", "file", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert from_file[0]["key"] in result.output and "entity" in result.output
+
+
+def test_bulk_write_procedure_stores_exact_floats_and_refuses_bad_blobs(graph: Graph) -> None:
+    """kgstore.writeVectors (the plugin's bulk path): exact float32 values, missing keys counted."""
+    from neo4j.exceptions import ClientError
+
+    graph.query("UNWIND ['w:a', 'w:b'] AS key CREATE (:Entity {key: key})", write=True)
+    vectors = np.array([[0.5, -1.25, 3.0], [1e-7, 2.0, -0.0]], dtype="<f4")
+    rows = graph.query("CALL kgstore.writeVectors('v', $keys, $blob, 3) YIELD written, missing "
+                       "RETURN written, missing", {"keys": ["w:a", "w:b", "w:nope"],
+                                                   "blob": np.vstack([vectors, [[9, 9, 9]]]).astype("<f4").tobytes()},
+                       write=True)
+    assert rows == [{"written": 2, "missing": 1}]
+    stored = graph.query("MATCH (e:Entity) WHERE e.v IS NOT NULL RETURN e.key AS key, e.v AS v ORDER BY key")
+    assert [r["key"] for r in stored] == ["w:a", "w:b"]
+    np.testing.assert_array_equal(np.array([r["v"] for r in stored], dtype="<f4"), vectors)
+    for blob, dim, message in ((b"\0" * 10, 3, "need 24 bytes, got 10"), (vectors.tobytes(), 0, "outside 1..4096"),
+                               (np.array([[np.nan] * 3] * 2, dtype="<f4").tobytes(), 3, "NaN")):
+        with pytest.raises(ClientError) as info:
+            graph.query("CALL kgstore.writeVectors('v2', ['w:a', 'w:b'], $blob, $dim) YIELD written RETURN written",
+                        {"blob": blob, "dim": dim}, write=True)
+        assert message in info.value.message
+    assert graph.query("MATCH (e:Entity) WHERE e.v2 IS NOT NULL RETURN count(e) AS n") == [{"n": 0}]

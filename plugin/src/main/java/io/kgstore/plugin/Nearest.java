@@ -28,23 +28,11 @@ public class Nearest {
     @Context
     public Transaction tx;
 
-    /** One neighbour. */
-    public static class Row {
-        public final Node node;
-        /** The vector index's similarity score (higher is closer). */
-        public final double score;
-
-        public Row(Node node, double score) {
-            this.node = node;
-            this.score = score;
-        }
-    }
-
     @Procedure(name = NAME, mode = Mode.READ)
     @Description("kgstore.nearest(node, k, model = null) - the k nodes whose embeddings are nearest to the node's, "
             + "best first, from the vector index of a (:KgModel {id}) (its `index` and `property`; null model: the "
             + "KgModel with the latest written_at). The node itself is left out. Does not call the sidecar.")
-    public Stream<Row> nearest(
+    public Stream<NodeScore> nearest(
             @Name("node") Node node,
             @Name("k") Long k,
             @Name(value = "model", defaultValue = "null") String model) {
@@ -71,7 +59,7 @@ public class Nearest {
                     + "` property, so it has no vector in model '" + id + "'");
         }
 
-        List<Row> rows = new ArrayList<>();
+        List<NodeScore> rows = new ArrayList<>();
         try (Result result = tx.execute(
                 "CALL db.index.vector.queryNodes($index, $n, $vector) YIELD node, score RETURN node, score",
                 Map.of("index", index, "n", k + 1, "vector", vector))) {
@@ -79,7 +67,7 @@ public class Nearest {
                 Map<String, Object> row = result.next();
                 Node neighbour = (Node) row.get("node");
                 if (!neighbour.getElementId().equals(node.getElementId())) {
-                    rows.add(new Row(neighbour, ((Number) row.get("score")).doubleValue()));
+                    rows.add(new NodeScore(neighbour, ((Number) row.get("score")).doubleValue()));
                 }
             }
         } catch (QueryExecutionException e) {

@@ -30,26 +30,13 @@ public class Predict {
     @Context
     public TerminationGuard guard;
 
-    /** One predicted entity. */
-    public static class Row {
-        /** The predicted (:Entity): a tail for direction 'out', a head for direction 'in'. */
-        public final Node node;
-        /** The model's score; higher is more plausible. */
-        public final double score;
-
-        public Row(Node node, double score) {
-            this.node = node;
-            this.score = score;
-        }
-    }
-
     @Procedure(name = NAME, mode = Mode.READ)
     @Description("kgstore.predict(node, relation, config = {}) - asks the kgstore sidecar which entities complete "
             + "(node)-[relation]->(?) (direction 'out', the default) or (?)-[relation]->(node) (direction 'in'). "
             + "Yields the (:Entity) nodes with their scores, best first. config: k (default 10), "
             + "direction ('out' | 'in'), minScore (default null: no threshold), filterKnown (default true: "
             + "leave out facts the model was trained on). Keys the database no longer has are skipped.")
-    public Stream<Row> predict(
+    public Stream<NodeScore> predict(
             @Name("node") Node node,
             @Name("relation") String relation,
             @Name(value = "config", defaultValue = "{}") Map<String, Object> config) {
@@ -65,11 +52,11 @@ public class Predict {
         SidecarApi.PredictAnswer answer =
                 api.predict(List.of(new SidecarApi.Query(key, relation, direction)), k, filterKnown, minScore, "error");
 
-        List<Row> rows = new ArrayList<>();
+        List<NodeScore> rows = new ArrayList<>();
         for (SidecarApi.Prediction p : answer.results().get(0).predictions()) {
             Node found = Entities.byKey(tx, p.key());
             if (found != null) {
-                rows.add(new Row(found, p.score()));
+                rows.add(new NodeScore(found, p.score()));
             }
         }
         return rows.stream();
