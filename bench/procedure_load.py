@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from kgstore import sidecar_process  # noqa: E402
 from kgstore.driver import connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
 from kgstore.server import ManagedServer, free_port  # noqa: E402
@@ -76,20 +76,6 @@ def run_load(call: Callable[[random.Random], None], clients: int, seconds: float
             "p99": percentile(flat, 0.99), "errors": len(errors), "first_error": errors[0] if errors else ""}
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"kgstore serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"kgstore serve did not answer at {url} within {timeout:.0f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, help="use this kgstore home's server (and its trained --model)")
@@ -108,7 +94,7 @@ def main() -> None:
     started_here = not server.is_running()
     if started_here:
         server.start(echo=lambda _: None)
-    sidecar = None
+    sidecar_started = False
     try:
         graph = connect(home=home)
         if current_version(graph, args.model) is None:
@@ -126,13 +112,12 @@ def main() -> None:
         relations = [r["type"] for r in graph.query(
             "MATCH (:Entity)-[r]->(:Entity) WHERE type(r) <> 'KGSTORE_PREDICTED' RETURN DISTINCT type(r) AS type")]
         url = server.sidecar_url
-        log = home.parent / "serve.log" if args.home is None else Path(tempfile.mkstemp(suffix=".log")[1])
-        sidecar_env = {k: v for k, v in os.environ.items() if k != "KGSTORE_NUM_THREADS"}  # its own default: 1
-        sidecar = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", args.model,
-                                    "--workers", str(args.sidecar_workers)],
-                                   env={**sidecar_env, "KGSTORE_HOME": str(home)}, stdout=log.open("wb"),
-                                   stderr=subprocess.STDOUT)
-        wait_for(url, sidecar)
+        # The sidecar keeps its own thread default (1 per request); started as `kgstore serve --detach` is.
+        os.environ.pop("KGSTORE_NUM_THREADS", None)
+        sidecar_started = True
+        sidecar_process.start_detached(server.home, ["--model", args.model, "--port",
+                                                     str(server.settings.sidecar_port),
+                                                     "--workers", str(args.sidecar_workers)], url)
         health = httpx.get(f"{url}/health").json()
         info = graph.server_info()
         print(f"# {platform.node()}: {os.cpu_count()} CPUs, {info['name']} {info['version']}, "
@@ -168,9 +153,8 @@ def main() -> None:
                 ("sidecar POST /predict (HTTP)", run_load(via_sidecar, args.clients, args.seconds))]
         graph.close()
     finally:
-        if sidecar is not None:
-            sidecar.terminate()
-            sidecar.wait(timeout=30)
+        if sidecar_started:
+            sidecar_process.stop_detached(server.home)
         if started_here:
             server.stop(echo=lambda _: None)
     print(f"{'path':<30} {'calls':>8} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
