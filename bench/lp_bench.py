@@ -59,8 +59,10 @@ def run_kgstore(snapshot, model: str, args) -> dict:
     decoder = RGCN_MODELS.get(model, model)
     extra = {"num_layers": 1, "num_bases": 4} if model in RGCN_MODELS else {}
     config = TrainConfig(decoder=decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-                         eval_every=0, patience=0, max_seconds=args.max_seconds, device=args.device,
-                         num_threads=args.threads, seed=args.seed, **extra)
+                         loss=args.loss, optimizer=args.optimizer, regularization=args.regularization,
+                         dropout=args.dropout, eval_every=args.eval_every, patience=args.patience,
+                         max_seconds=args.max_seconds, device=args.device, num_threads=args.threads,
+                         seed=args.seed, **extra)
     with tempfile.TemporaryDirectory() as folder:
         result = train(snapshot, config, checkpoint_dir=Path(folder), progress=args.progress)
     metrics = result.metrics
@@ -104,7 +106,8 @@ def run_pykeen(snapshot, model: str, args) -> dict:
         # their default constraints (DistMult normalises entities), under which BCE stays near
         # random on UMLS (MRR 0.07 vs 0.62 with cross-entropy after 30 epochs, measured).
         model=PYKEEN_MODELS[model], model_kwargs={"embedding_dim": dim}, loss="CrossEntropy",
-        optimizer="Adam", optimizer_kwargs={"lr": args.lr}, training_loop="lcwa",
+        optimizer=args.pykeen_optimizer or args.optimizer, optimizer_kwargs={"lr": args.pykeen_lr or args.lr},
+        training_loop="lcwa",
         training_kwargs={"num_epochs": args.epochs, "batch_size": args.batch_size, "use_tqdm": args.progress},
         stopper=TimeCap, evaluator="rankbased", evaluation_kwargs={"batch_size": 256, "use_tqdm": False},
         random_seed=args.seed, device=device,
@@ -138,8 +141,11 @@ def print_header(args) -> None:
     cpu = platform.processor() or platform.machine()
     print(f"device: {device}; torch threads: {torch.get_num_threads()}; cpu: {cpu} x{os.cpu_count()}")
     print(f"torch {torch.__version__}; pykeen {pykeen_version}; python {platform.python_version()}")
-    print(f"recipe: dim {args.dim}, lr {args.lr}, batch {args.batch_size}, epochs {args.epochs}, "
-          f"max seconds {args.max_seconds}, kgstore 1-N BCE + label smoothing 0.1, PyKEEN LCWA softmax CE; "
+    kg_loss = {"1-n": "1-N BCE + label smoothing 0.1", "1-n-ce": "1-N softmax CE",
+               "nssa": "self-adversarial negative sampling"}[args.loss]
+    print(f"recipe: dim {args.dim}, batch {args.batch_size}, epochs {args.epochs}, max seconds {args.max_seconds}; "
+          f"kgstore {kg_loss}, {args.optimizer} lr {args.lr}, N3 {args.regularization}, dropout {args.dropout}; "
+          f"PyKEEN LCWA softmax CE, {args.pykeen_optimizer or args.optimizer} lr {args.pykeen_lr or args.lr}; "
           f"reciprocal relations, seed {args.seed}")
 
 
@@ -171,6 +177,15 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("KGSTORE_NUM_THREADS", "2")),
                         help="torch CPU threads for both systems (default $KGSTORE_NUM_THREADS or 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", default="1-n", help="kgstore loss: 1-n (BCE), 1-n-ce (softmax CE) or nssa")
+    parser.add_argument("--optimizer", default="adam", help="kgstore optimizer: adam or adagrad")
+    parser.add_argument("--regularization", type=float, default=0.0, help="kgstore N3 weight")
+    parser.add_argument("--dropout", type=float, default=0.3, help="kgstore query dropout")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="kgstore validation every N epochs, keeping the best (0 = last epoch only)")
+    parser.add_argument("--patience", type=int, default=0, help="kgstore early-stopping patience (0 = never)")
+    parser.add_argument("--pykeen-optimizer", default=None, help="PyKEEN optimizer (default: --optimizer)")
+    parser.add_argument("--pykeen-lr", type=float, default=None, help="PyKEEN learning rate (default: --lr)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     args = parser.parse_args(argv)
 

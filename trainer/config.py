@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOSSES = ("1-n", "nssa")
+LOSSES = ("1-n", "1-n-ce", "nssa")
+OPTIMIZERS = ("adam", "adagrad")
 MODALITIES = ("text", "image")
 DEVICES = ("cpu", "cuda")
 
@@ -46,7 +47,11 @@ class TrainConfig:
     Optimisation:
         lr, epochs, batch_size: Adam step size, epoch cap, rows per step.
         loss: ``"1-n"`` (BCE against all entities with label smoothing, Dettmers et al.
-            2018) or ``"nssa"`` (negative sampling, self-adversarial weights, Sun et al. 2019).
+            2018), ``"1-n-ce"`` (softmax cross-entropy against all entities, one term per
+            true answer: the "1vsAll + CE" that Lacroix et al. 2018 and Ruffinelli et al.
+            2020 found strongest on FB15k-237 and WN18RR) or ``"nssa"`` (negative
+            sampling, self-adversarial weights, Sun et al. 2019).
+        optimizer: ``"adam"`` or ``"adagrad"`` (the optimiser of Lacroix et al.'s N3 runs).
         num_negatives: negatives per positive for ``nssa``; extra random candidates per
             batch for ``1-n`` in mini-batch mode.
         label_smoothing: ``1-n`` targets become ``(1 - eps) y + eps / E``.
@@ -87,6 +92,7 @@ class TrainConfig:
     align_batch_size: int = 256
 
     lr: float = 3e-3
+    optimizer: str = "adam"
     epochs: int = 200
     batch_size: int = 256
     loss: str = "1-n"
@@ -111,6 +117,8 @@ class TrainConfig:
         problems = []
         if self.loss not in LOSSES:
             problems.append(f"loss {self.loss!r} (use one of {', '.join(LOSSES)})")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer {self.optimizer!r} (use one of {', '.join(OPTIMIZERS)})")
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             problems.append(f"device {self.device!r} (use cpu, cuda or cuda:N)")
         if self.num_bases is not None and self.num_blocks is not None:

@@ -6,6 +6,8 @@ with reciprocal relations, head queries as ``(t, r^-1, ?)``) and either
 * ``loss="1-n"``: scores each query against every entity (full batch) or every entity of
   the batch's subgraph (mini-batch) and applies binary cross-entropy to label-smoothed
   multi-hot targets (Dettmers et al. 2018, https://arxiv.org/abs/1707.01476); or
+* ``loss="1-n-ce"``: the same 1-N scores under softmax cross-entropy, one term per true
+  answer (Lacroix et al. 2018, https://arxiv.org/abs/1806.07297); or
 * ``loss="nssa"``: scores each true triple against ``num_negatives`` random entities
   (shared by the batch) with the self-adversarial loss of Sun et al. (2019),
   https://arxiv.org/abs/1902.10197:
@@ -107,7 +109,7 @@ class _Batches:
 
     def __init__(self, train: np.ndarray, *, num_relations: int, config: TrainConfig) -> None:
         self.index = QueryIndex(train, num_relations=num_relations, both_directions=True)
-        if config.loss == "1-n":
+        if config.loss.startswith("1-n"):
             self.size = len(self.index)
         else:
             query_e, query_r = self.index.queries()
@@ -143,7 +145,8 @@ class Trainer:
                                                      torch.from_numpy(data.present))
         self.model.set_graph(self.train_triples)
         self.model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        optimizer = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
+        self.optimizer = optimizer(self.model.parameters(), lr=config.lr)
         self.full_batch = choose_full_batch(num_entities=self.num_entities, num_train=len(self.train_triples),
                                             config=config)
         self.batches = _Batches(self.train_triples, num_relations=self.num_relations, config=config)
@@ -220,7 +223,11 @@ class Trainer:
         targets = torch.zeros_like(scores, dtype=torch.float32)
         answer_col = answers if cand_ids is None else torch.searchsorted(cand_ids, answers)
         targets[batch_pos, answer_col] = 1.0
-        loss = F.binary_cross_entropy_with_logits(scores.float(), _smooth(targets, config.label_smoothing))
+        if config.loss == "1-n-ce":
+            # one softmax term per true answer, so a query counts as often as it has answers
+            loss = -(targets * torch.log_softmax(scores.float(), dim=1)).sum() / answers.numel()
+        else:
+            loss = F.binary_cross_entropy_with_logits(scores.float(), _smooth(targets, config.label_smoothing))
         if config.regularization:
             loss = loss + config.regularization * self.model.regularization(
                 x[local[entity]][batch_pos], relation[batch_pos], x[local[answers]])
@@ -247,7 +254,7 @@ class Trainer:
         """Mean loss of one epoch, and whether the time cap cut it short."""
         self.model.train()
         order = torch.randperm(len(self.batches))
-        step_loss = self._loss_1n if self.config.loss == "1-n" else self._loss_nssa
+        step_loss = self._loss_1n if self.config.loss.startswith("1-n") else self._loss_nssa
         total, steps, cut = 0.0, 0, False
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start:start + self.config.batch_size]
