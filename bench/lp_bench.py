@@ -1,7 +1,7 @@
 """Link prediction: kgstore's trainer side by side with PyKEEN, same splits, same machine.
 
 For each dataset and model, both systems train with the same recipe — 1-N scoring
-(PyKEEN: LCWA) with BCE and label smoothing 0.1, reciprocal relations (PyKEEN:
+(PyKEEN: LCWA) with softmax cross-entropy, reciprocal relations (PyKEEN:
 ``create_inverse_triples=True``), Adam, the same dim (real numbers per entity; PyKEEN's
 complex models get ``dim/2`` complex dims), lr, batch size and epochs, no early stopping
 — and are evaluated with filtered, realistic ranks over both directions on the test split
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("KGSTORE_NUM_THREADS", "2")),
                         help="torch CPU threads for both systems (default $KGSTORE_NUM_THREADS or 2)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--loss", default="1-n", help="kgstore loss: 1-n (BCE), 1-n-ce (softmax CE) or nssa")
+    parser.add_argument("--loss", default="1-n-ce", help="kgstore loss: 1-n-ce (softmax CE), 1-n (BCE) or nssa")
     parser.add_argument("--optimizer", default="adam", help="kgstore optimizer: adam or adagrad")
     parser.add_argument("--regularization", type=float, default=0.0, help="kgstore N3 weight")
     parser.add_argument("--dropout", type=float, default=0.3, help="kgstore query dropout")

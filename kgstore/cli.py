@@ -434,10 +434,17 @@ def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: b
 @click.option("--layers", type=click.IntRange(0, 4), default=0, show_default=True,
               help="R-GCN layers (0 = plain embeddings).")
 @click.option("--epochs", type=click.IntRange(1), default=200, show_default=True, help="Epoch cap.")
-@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "adagrad"]), default="adam", show_default=True,
+              help="Optimiser (adagrad with --lr 0.1 and --regularization is the large-graph recipe).")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True, help="Training rows per step.")
-@click.option("--loss", type=click.Choice(["1-n", "nssa"]), default="1-n", show_default=True,
-              help="1-N BCE with label smoothing, or negative sampling with self-adversarial weights.")
+@click.option("--loss", type=click.Choice(["1-n-ce", "1-n", "nssa"]), default="1-n-ce", show_default=True,
+              help="1-N softmax cross-entropy, 1-N BCE with label smoothing, or negative sampling with "
+                   "self-adversarial weights.")
+@click.option("--regularization", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Weight of the N3 penalty on each batch's vectors.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
+              help="Dropout on the query vector (and between R-GCN layers).")
 @click.option("--patience", type=click.IntRange(0), default=5, show_default=True,
               help="Validations without improvement before stopping early (0 = never).")
 @click.option("--max-seconds", type=float, help="Wall-clock cap on training.")
@@ -464,7 +471,8 @@ def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: b
 @connection_options
 @click.pass_context
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, decoder: str, dim: int,
-          layers: int, epochs: int, lr: float, batch_size: int, loss: str, patience: int,
+          layers: int, epochs: int, lr: float, optimizer: str, batch_size: int, loss: str, regularization: float,
+          dropout: float, patience: int,
           max_seconds: float | None, device: str, seed: int, resume: Path | None, refresh: bool,
           no_write_back: bool, similarity: str, modalities: list[str], text_encoder: str,
           text_checkpoint: Path | None, image_encoder: str, image_checkpoint: Path | None, align_weight: float,
@@ -479,7 +487,8 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     \b
     Examples:
       kgstore train
-      kgstore train --dataset fb15k-237 --decoder complex --dim 256 --device cuda
+      kgstore train --dataset fb15k-237 --decoder complex --dim 1000 --device cuda \\
+          --optimizer adagrad --lr 0.1 --regularization 0.05 --dropout 0 --batch-size 1000
       kgstore train --snapshot snap/ --no-write-back     # on a machine without the database
       kgstore train --modalities text,image              # then: kgstore nearest --text "..."
     """
@@ -488,7 +497,8 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     from trainer.pipeline import train_model
 
     config = TrainConfig(decoder=decoder, dim=dim, num_layers=layers, epochs=epochs, lr=lr, batch_size=batch_size,
-                         loss=loss, patience=patience, max_seconds=max_seconds, device=device, seed=seed,
+                         loss=loss, optimizer=optimizer, regularization=regularization, dropout=dropout,
+                         patience=patience, max_seconds=max_seconds, device=device, seed=seed,
                          modalities=modalities, text_encoder=text_encoder,
                          text_checkpoint=str(text_checkpoint) if text_checkpoint else None,
                          image_encoder=image_encoder,

@@ -22,6 +22,7 @@ from trainer.evaluation import evaluate, rank_triples, realistic_ranks  # noqa: 
 from trainer.model import KGModel, message_graph  # noqa: E402
 from trainer.snapshot import Snapshot  # noqa: E402
 from trainer.targets import QueryIndex  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from trainer.train import choose_full_batch, train  # noqa: E402
 
 EXERCISED_DECODERS: set[str] = set()
@@ -179,7 +180,8 @@ def test_training_beats_a_random_model(tmp_path) -> None:
         assert (tmp_path / name).is_file(), name
 
 
-@pytest.mark.parametrize("decoder,loss", [("complex", "1-n"), ("rotate", "nssa"), ("transe", "nssa")])
+@pytest.mark.parametrize("decoder,loss", [("complex", "1-n"), ("complex", "1-n-ce"), ("rotate", "nssa"),
+                                          ("transe", "nssa")])
 def test_other_decoders_and_losses_train(tmp_path, decoder: str, loss: str) -> None:
     EXERCISED_DECODERS.add(decoder)
     result = train(nations(), tiny_config(decoder=decoder, loss=loss, num_negatives=8, regularization=1e-3),
@@ -213,7 +215,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("full_batch", [True, False])
-@pytest.mark.parametrize("loss", ["1-n", "nssa"])
+@pytest.mark.parametrize("loss", ["1-n", "1-n-ce", "nssa"])
 def test_full_batch_and_mini_batch_run(tmp_path, full_batch: bool, loss: str) -> None:
     config = tiny_config(num_layers=2, num_blocks=4, full_batch=full_batch, loss=loss, num_negatives=8, fanout=3,
                          epochs=1, batch_size=512)
@@ -230,9 +232,38 @@ def test_full_batch_size_rule() -> None:
     assert not choose_full_batch(num_entities=100, num_train=1000, config=tiny_config(num_layers=1, full_batch=False))
 
 
+def test_cross_entropy_loss_is_the_mean_over_true_triples(tmp_path) -> None:
+    """``1-n-ce`` on grouped queries equals PyTorch's cross-entropy taken triple by triple."""
+    from trainer.train import Trainer
+
+    snapshot = nations()
+    trainer = Trainer(snapshot, tiny_config(loss="1-n-ce", dropout=0.0), tmp_path)
+    trainer.model.eval()
+    rows = torch.arange(40)
+    with torch.no_grad():
+        grouped = trainer._loss_1n(rows)
+        index = trainer.batches.index
+        keys = torch.as_tensor(index.keys[:40])
+        entity, relation = keys // index.width, keys % index.width
+        batch_pos, answers = index.answers_of_rows(rows)
+        x = trainer.model.entity_vectors()
+        scores = trainer.model.score_candidates(x[entity], relation, x)
+        per_triple = F.cross_entropy(scores[batch_pos], answers)
+    assert answers.numel() > 40  # some queries have several answers, so the weighting matters
+    torch.testing.assert_close(grouped, per_triple)
+
+
+def test_adagrad_is_used_when_asked(tmp_path) -> None:
+    from trainer.train import Trainer
+
+    assert isinstance(Trainer(nations(), tiny_config(optimizer="adagrad"), tmp_path).optimizer, torch.optim.Adagrad)
+
+
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="margin")
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         TrainConfig.from_dict({"dimension": 3})
 

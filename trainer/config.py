@@ -95,7 +95,7 @@ class TrainConfig:
     optimizer: str = "adam"
     epochs: int = 200
     batch_size: int = 256
-    loss: str = "1-n"
+    loss: str = "1-n-ce"
     num_negatives: int = 128
     label_smoothing: float = 0.1
     adversarial_temperature: float = 1.0
