@@ -133,7 +133,7 @@ def run(snapshot, modalities, args, *, cache: Path, max_seconds: float | None):
     from trainer.train import train
 
     config = TrainConfig(decoder=args.decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size,
-                         epochs=args.epochs, patience=args.patience, eval_every=args.eval_every,
+                         loss=args.loss, epochs=args.epochs, patience=args.patience, eval_every=args.eval_every,
                          max_seconds=max_seconds, device=args.device, seed=args.seed, modalities=modalities,
                          align_weight=args.align_weight, num_threads=args.threads)
     snapshot.path = cache.parent  # the in-memory snapshot's features/ folder is the bench's cache
@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--decoder", default="distmult")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--loss", default="1-n",
+                        help="1-n (BCE: the stronger structure-only baseline on MovieLens), 1-n-ce or nssa")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=4)
