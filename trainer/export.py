@@ -21,7 +21,8 @@ What is a fact: a relationship ``(:Entity)-[r]->(:Entity)`` whose type is neithe
 ``:Image`` nodes and kgstore's bookkeeping nodes (``:KgSync``, ``:KgSyncBatch``,
 ``:KgRelation``, ``:KgModel``) are never entities. A fact without a ``split`` property is
 a ``train`` fact; any split other than train/valid/test is an error. Entities are indexed
-in order of their ``key`` (string keys only) and relations in order of their name, so the
+in order of their ``key`` (string keys only), relations in order of their name and facts by
+(head, relation, tail), so the
 same graph always gives the same arrays. ``entity_labels`` lists each entity's labels
 other than ``Entity``, sorted.
 
@@ -445,9 +446,13 @@ def _stream(graph: Graph, census: GraphCensus, *, fetch_size: int, progress: boo
         triples[:, 1] = remap[np.frombuffer(relations, dtype=np.int64)]
         triples[:, 2] = np.frombuffer(tails, dtype=np.int64)
     del heads, relations, tails
+    # Neo4j does not promise an order for a node's relationships (it differed between two
+    # exports of the same graph once), so the snapshot sorts its facts: the same graph gives
+    # the same arrays, and a seeded training run is repeatable.
+    order = np.lexsort((triples[:, 2], triples[:, 1], triples[:, 0]))
     return Snapshot(
-        entity_keys=keys, relation_names=relation_names, triples=triples,
-        splits=np.frombuffer(splits, dtype=np.uint8).copy(), entity_text=texts, entity_labels=labels,
+        entity_keys=keys, relation_names=relation_names, triples=triples[order],
+        splits=np.frombuffer(splits, dtype=np.uint8)[order], entity_text=texts, entity_labels=labels,
         entity_images=entity_images, image_uris=image_uris,
         meta={"skipped_relationships": dangling} if dangling else {},
     )
