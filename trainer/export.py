@@ -22,9 +22,8 @@ What is a fact: a relationship ``(:Entity)-[r]->(:Entity)`` whose type is neithe
 ``:KgRelation``, ``:KgModel``) are never entities. A fact without a ``split`` property is
 a ``train`` fact; any split other than train/valid/test is an error. Entities are indexed
 in order of their ``key`` (string keys only), relations in order of their name and facts by
-(head, relation, tail), so the
-same graph always gives the same arrays. ``entity_labels`` lists each entity's labels
-other than ``Entity``, sorted.
+(head, relation, tail), so the same graph always gives the same arrays. ``entity_labels``
+lists each entity's labels other than ``Entity``, sorted.
 
 Before exporting, a cheap census of the graph (see :func:`graph_fingerprint`) is hashed
 into a fingerprint that is stored in ``meta.json``; an export into a folder that already
