@@ -6,6 +6,9 @@ a real ``kgstore serve`` process. Each client picks a random (entity, relation, 
 and asks for the top 10 with known facts filtered. The second phase sends the same
 queries straight to the sidecar over HTTP, so the procedure's own overhead (Bolt,
 Cypher, the plugin's HTTP call and node lookups) is the difference between the rows.
+Each row also shows the CPU time per call spent by the Neo4j JVM, the sidecar (with its
+workers) and the bench's own client threads (psutil): on a small machine they share
+the same cores, so this says where a call's time goes.
 
     python bench/procedure_load.py                     # temporary home, sync + train + serve
     python bench/procedure_load.py --home ~/.local/share/kgstore --model fb   # reuse a home's model
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -45,6 +49,34 @@ PREDICT = ("MATCH (n:Entity {key: $key}) CALL kgstore.predict(n, $relation, {k: 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of processes and their children, between two readings."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+
+    def read(self) -> dict[str, float]:
+        totals = {}
+        for name, process in self.processes.items():
+            total = 0.0
+            for p in [process, *process.children(recursive=True)]:
+                try:
+                    times = p.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+            totals[name] = total
+        return totals
+
+    def measure(self, work: Callable[[], dict]) -> dict:
+        before = self.read()
+        result = work()
+        after = self.read()
+        calls = max(result["calls"], 1)
+        result["cpu_ms"] = {name: 1000 * (after[name] - before.get(name, 0.0)) / calls for name in after}
+        return result
 
 
 def run_load(call: Callable[[random.Random], None], clients: int, seconds: float) -> dict:
@@ -148,18 +180,25 @@ def main() -> None:
                 "k": 10, "filter_known": True})
             response.raise_for_status()
 
+        meter = CpuMeter({"neo4j": server.pid(), "sidecar": sidecar_process.running_pid(server.home),
+                          "clients": os.getpid()})
         run_load(via_procedure, args.clients, min(5.0, args.seconds))  # warm-up: JIT, connections
-        rows = [("CALL kgstore.predict (Bolt)", run_load(via_procedure, args.clients, args.seconds)),
-                ("sidecar POST /predict (HTTP)", run_load(via_sidecar, args.clients, args.seconds))]
+        rows = [("CALL kgstore.predict (Bolt)",
+                 meter.measure(lambda: run_load(via_procedure, args.clients, args.seconds))),
+                ("sidecar POST /predict (HTTP)",
+                 meter.measure(lambda: run_load(via_sidecar, args.clients, args.seconds)))]
         graph.close()
     finally:
         if sidecar_started:
             sidecar_process.stop_detached(server.home)
         if started_here:
             server.stop(echo=lambda _: None)
-    print(f"{'path':<30} {'calls':>8} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    print(f"{'path':<30} {'calls':>8} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+          f"   CPU ms per call: {'neo4j':>6} {'sidecar':>7} {'clients':>7}")
     for name, r in rows:
-        print(f"{name:<30} {r['calls']:>8,} {r['per_s']:>8.1f} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['errors']:>6}")
+        cpu = r["cpu_ms"]
+        print(f"{name:<30} {r['calls']:>8,} {r['per_s']:>8.1f} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['errors']:>6}"
+              f"   {'':>16} {cpu.get('neo4j', 0):>6.2f} {cpu.get('sidecar', 0):>7.2f} {cpu.get('clients', 0):>7.2f}")
         if r["errors"]:
             print(f"  first error: {r['first_error']}")
     overhead = rows[0][1]["p50"] - rows[1][1]["p50"]
