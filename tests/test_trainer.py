@@ -14,6 +14,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
 torch.set_num_threads(int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
 
+import torch.nn.functional as F  # noqa: E402
+
 from trainer.checkpoint import entity_vectors, load_checkpoint  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.decoders import DECODERS, resolve_decoder  # noqa: E402
@@ -22,7 +24,6 @@ from trainer.evaluation import evaluate, rank_triples, realistic_ranks  # noqa: 
 from trainer.model import KGModel, message_graph  # noqa: E402
 from trainer.snapshot import Snapshot  # noqa: E402
 from trainer.targets import QueryIndex  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from trainer.train import choose_full_batch, train  # noqa: E402
 
 EXERCISED_DECODERS: set[str] = set()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOSSES = ("1-n", "1-n-ce", "nssa")
+ONE_TO_N_LOSSES = ("1-n", "1-n-ce")
+LOSSES = (*ONE_TO_N_LOSSES, "nssa")
 OPTIMIZERS = ("adam", "adagrad")
 MODALITIES = ("text", "image")
 DEVICES = ("cpu", "cuda")
@@ -139,6 +140,11 @@ class TrainConfig:
             problems.append(f"label_smoothing {self.label_smoothing} (must be in [0, 1))")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
+
+    @property
+    def one_to_n(self) -> bool:
+        """Whether each training row is a query scored against all entities (``1-n``, ``1-n-ce``)."""
+        return self.loss in ONE_TO_N_LOSSES
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

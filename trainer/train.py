@@ -109,7 +109,7 @@ class _Batches:
 
     def __init__(self, train: np.ndarray, *, num_relations: int, config: TrainConfig) -> None:
         self.index = QueryIndex(train, num_relations=num_relations, both_directions=True)
-        if config.loss.startswith("1-n"):
+        if config.one_to_n:
             self.size = len(self.index)
         else:
             query_e, query_r = self.index.queries()
@@ -220,13 +220,13 @@ class Trainer:
             candidates = x[local[cand_ids]]
         query = self.model.query_dropout(x[local[entity]])
         scores = self.model.score_candidates(query, relation, candidates)
-        targets = torch.zeros_like(scores, dtype=torch.float32)
         answer_col = answers if cand_ids is None else torch.searchsorted(cand_ids, answers)
-        targets[batch_pos, answer_col] = 1.0
         if config.loss == "1-n-ce":
             # one softmax term per true answer, so a query counts as often as it has answers
-            loss = -(targets * torch.log_softmax(scores.float(), dim=1)).sum() / answers.numel()
+            loss = -torch.log_softmax(scores.float(), dim=1)[batch_pos, answer_col].mean()
         else:
+            targets = torch.zeros_like(scores, dtype=torch.float32)
+            targets[batch_pos, answer_col] = 1.0
             loss = F.binary_cross_entropy_with_logits(scores.float(), _smooth(targets, config.label_smoothing))
         if config.regularization:
             loss = loss + config.regularization * self.model.regularization(
@@ -254,7 +254,7 @@ class Trainer:
         """Mean loss of one epoch, and whether the time cap cut it short."""
         self.model.train()
         order = torch.randperm(len(self.batches))
-        step_loss = self._loss_1n if self.config.loss.startswith("1-n") else self._loss_nssa
+        step_loss = self._loss_1n if self.config.one_to_n else self._loss_nssa
         total, steps, cut = 0.0, 0, False
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start:start + self.config.batch_size]

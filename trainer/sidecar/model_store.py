@@ -113,7 +113,6 @@ class ModelStore:
         self.name, self.index, self.device, self.check_interval = name, index, device, check_interval
         self.models_dir = None if models_dir is None else Path(models_dir)
         self.pinned = None if checkpoint is None else Path(checkpoint)
-        self.link = None if models_dir is None else Path(models_dir) / "latest"
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._failed: Path | None = None
@@ -125,6 +124,11 @@ class ModelStore:
             if target is not None:
                 self._loaded = load_model(target, name=name, index=index, device=device)
             self._next_check = time.monotonic() + check_interval
+
+    @property
+    def link(self) -> Path | None:
+        """The ``latest`` link this store follows (None when pinned to a checkpoint)."""
+        return None if self.models_dir is None else self.models_dir / "latest"
 
     def spec(self) -> dict[str, object]:
         """The arguments that build an equal store in another process (``--workers``)."""
