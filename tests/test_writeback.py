@@ -102,9 +102,20 @@ def test_bulk_write_procedure_stores_exact_floats_and_refuses_bad_blobs(graph: G
     assert [r["key"] for r in stored] == ["w:a", "w:b"]
     np.testing.assert_array_equal(np.array([r["v"] for r in stored], dtype="<f4"), vectors)
     for blob, dim, message in ((b"\0" * 10, 3, "need 24 bytes, got 10"), (vectors.tobytes(), 0, "outside 1..4096"),
-                               (np.array([[np.nan] * 3] * 2, dtype="<f4").tobytes(), 3, "NaN")):
+                               (np.array([[np.nan] * 3] * 2, dtype="<f4").tobytes(), 3, "NaN"),
+                               ([0.5, 1.0], 3, "vectors must be bytes (little-endian float32), got")):
         with pytest.raises(ClientError) as info:
             graph.query("CALL kgstore.writeVectors('v2', ['w:a', 'w:b'], $blob, $dim) YIELD written RETURN written",
                         {"blob": blob, "dim": dim}, write=True)
         assert message in info.value.message
     assert graph.query("MATCH (e:Entity) WHERE e.v2 IS NOT NULL RETURN count(e) AS n") == [{"n": 0}]
+
+
+def test_bulk_write_sees_entities_created_earlier_in_the_same_transaction(graph: Graph) -> None:
+    """The kernel index lookup reads the transaction's own changes, as findNode does."""
+    blob = np.array([[1.0, 2.0]], dtype="<f4").tobytes()
+    rows = graph.query("CREATE (:Entity {key: 'w:fresh'}) WITH 1 AS one "
+                       "CALL kgstore.writeVectors('v3', ['w:fresh'], $blob, 2) YIELD written, missing "
+                       "RETURN written, missing", {"blob": blob}, write=True)
+    assert rows == [{"written": 1, "missing": 0}]
+    assert graph.query("MATCH (e:Entity {key: 'w:fresh'}) RETURN e.v3 AS v") == [{"v": [1.0, 2.0]}]

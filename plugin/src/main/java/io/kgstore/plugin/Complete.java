@@ -135,20 +135,23 @@ public class Complete {
         PredictedEdges edges = new PredictedEdges(relation, model, version, ZonedDateTime.now(ZoneOffset.UTC));
         List<Row> rows = new ArrayList<>();
         Set<String> seen = new HashSet<>();
-        for (Candidate c : candidates) {
-            if (rows.size() >= limit) {
-                break;
+        try (EntityIndex entities = new EntityIndex(tx)) {
+            for (Candidate c : candidates) {
+                if (rows.size() >= limit) {
+                    break;
+                }
+                Node head = heads.get(c.head());
+                Node tail = entities.node(c.tail());
+                if (tail == null || !seen.add(c.head() + '\u0000' + c.tail()) || edges.isFact(type, head, tail)) {
+                    continue;
+                }
+                Relationship existing = edges.find(head, tail);
+                if (!dryRun) {
+                    edges.write(existing != null ? existing : head.createRelationshipTo(tail, PredictedEdges.TYPE),
+                            c.score());
+                }
+                rows.add(new Row(head, tail, c.score(), existing == null));
             }
-            Node head = heads.get(c.head());
-            Node tail = Entities.byKey(tx, c.tail());
-            if (tail == null || !seen.add(c.head() + '\u0000' + c.tail()) || edges.isFact(type, head, tail)) {
-                continue;
-            }
-            Relationship existing = edges.find(head, tail);
-            if (!dryRun) {
-                edges.write(existing != null ? existing : head.createRelationshipTo(tail, PredictedEdges.TYPE), c.score());
-            }
-            rows.add(new Row(head, tail, c.score(), existing == null));
         }
         return rows.stream();
     }

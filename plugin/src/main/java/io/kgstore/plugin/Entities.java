@@ -35,9 +35,13 @@ final class Entities {
         try {
             return tx.findNode(ENTITY, KEY, key);
         } catch (MultipleFoundException e) {
-            throw new KgstoreException("more than one (:Entity {key: '" + key + "'}) node; kgstore needs unique keys "
-                    + "(CREATE CONSTRAINT FOR (e:Entity) REQUIRE e.key IS UNIQUE)");
+            throw notUnique(key);
         }
+    }
+
+    static KgstoreException notUnique(String key) {
+        return new KgstoreException("more than one (:Entity {key: '" + key + "'}) node; kgstore needs unique keys "
+                + "(CREATE CONSTRAINT FOR (e:Entity) REQUIRE e.key IS UNIQUE)");
     }
 
     /** A relation name must be a non-empty string; it is used verbatim (relation names are data). */

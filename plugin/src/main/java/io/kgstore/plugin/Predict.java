@@ -53,10 +53,12 @@ public class Predict {
                 api.predict(List.of(new SidecarApi.Query(key, relation, direction)), k, filterKnown, minScore, "error");
 
         List<NodeScore> rows = new ArrayList<>();
-        for (SidecarApi.Prediction p : answer.results().get(0).predictions()) {
-            Node found = Entities.byKey(tx, p.key());
-            if (found != null) {
-                rows.add(new NodeScore(found, p.score()));
+        try (EntityIndex entities = new EntityIndex(tx)) {
+            for (SidecarApi.Prediction p : answer.results().get(0).predictions()) {
+                Node found = entities.node(p.key());
+                if (found != null) {
+                    rows.add(new NodeScore(found, p.score()));
+                }
             }
         }
         return rows.stream();
