@@ -383,6 +383,38 @@ def test_no_model_is_503_until_one_is_trained(tmp_path: Path) -> None:
     assert len(tails["results"][0]["predictions"]) == 1
 
 
+def test_a_newer_checkpoint_loads_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request that notices a new `latest` is answered by the old model at once, not after the load."""
+    import threading
+
+    from trainer.sidecar import model_store
+
+    folder = models_dir(KgstoreHome(tmp_path), "swap")
+    snapshot = Snapshot.from_labeled({"train": [("a", "r", "b"), ("b", "r", "c")], "test": [("a", "r", "c")]})
+    first, second = folder / "20260101T000000Z", folder / "20260102T000000Z"
+    for checkpoint in (first, second):
+        train(snapshot, tiny_config(epochs=1, dim=4), checkpoint_dir=checkpoint, progress=False)
+    (folder / "latest").symlink_to(first.name)
+    store = ModelStore(name="swap", models_dir=folder, check_interval=0.0)
+    assert store.current().version == first.name
+
+    release = threading.Event()
+    real_load = model_store.load_model
+
+    def held_load(*args, **kwargs):  # the real load, held until the test lets it go
+        assert release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(model_store, "load_model", held_load)
+    (folder / "latest").unlink()
+    (folder / "latest").symlink_to(second.name)
+    assert store.current().version == first.name  # the load is still held: the old model answers
+    assert store.current().version == first.name  # and a second look does not start another load
+    release.set()
+    store.wait_for_reload(30)
+    assert store.current().version == second.name
+
+
 def test_serve_without_a_checkpoint_says_train_first(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "serve", "--model", "nothing"])
     assert result.exit_code == 1

@@ -1,9 +1,11 @@
 """The sidecar's FastAPI app, ``create_app(store)``, serving the sidecar HTTP contract v1.
 
-Endpoints are plain ``def``: FastAPI runs them in its thread pool, so a slow request (or
-one that loads a new checkpoint) does not stall the others. Each request takes the
-store's current model once and answers from it, so a reload never mixes two
-checkpoints in one response.
+The computing endpoints are ``async def`` and run on the event loop: a request is about a
+millisecond of CPU under the GIL, and the thread-pool hand-off FastAPI makes for plain
+``def`` handlers cost more than that (the sidecar scales with ``--workers``). A newer
+checkpoint loads in a background thread (see ``model_store``). Each request takes the
+store's current model once and answers from it, so a reload never mixes two checkpoints
+in one response.
 
 Security: with a ``token`` every endpoint except ``GET /health`` needs
 ``Authorization: Bearer <token>``. The OpenAPI description (``/docs``,
@@ -56,9 +58,7 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
     ScoreRequest, PredictRequest = request_models(max_k=max_k, max_batch=max_batch)
     bearer = HTTPBearer(auto_error=False, description="The token `kgstore serve --token` was started with.")
 
-    # The handlers are `async def` although they compute: one request is ~1 ms of CPU under
-    # the GIL, so running it on the event loop saves the thread-pool hand-off that FastAPI
-    # makes for plain `def` handlers and dependencies (the sidecar scales by `--workers`).
+    # `async def` although they compute: see the module docstring.
     async def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if token is None:
             return

@@ -2,10 +2,13 @@
 
 ``kgstore train`` writes ``<home>/models/<model>/<UTC stamp>/`` and then re-points the
 ``latest`` symlink atomically. A store that follows ``latest`` looks at the link at most
-once every ``check_interval`` seconds, on a request, and loads the new checkpoint in that
-request's thread while other requests keep using the old one. The swap is one attribute
-assignment: a request that already holds a :class:`LoadedModel` finishes on it. A
-checkpoint that fails to load is logged and skipped; the old model keeps serving.
+once every ``check_interval`` seconds, on a request, and loads the new checkpoint in a
+background thread while every request, the one that noticed included, keeps using the old
+one: the sidecar's handlers run on the event loop, so a load in a request would stall the
+worker for as long as the checkpoint takes to read. The swap is one attribute assignment:
+a request that already holds a :class:`LoadedModel` finishes on it. A checkpoint that
+fails to load is logged and skipped; the old model keeps serving. Only the very first
+model, when there is nothing to serve yet, is loaded in the request.
 
 A store given an explicit checkpoint folder serves it until the process ends.
 """
@@ -116,6 +119,7 @@ class ModelStore:
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._failed: Path | None = None
+        self._loading: threading.Thread | None = None
         self._loaded: LoadedModel | None = None
         if checkpoint is not None:
             self._loaded = load_model(checkpoint, name=name, index=index, device=device)
@@ -154,7 +158,7 @@ class ModelStore:
         return self.link.resolve() if self.link is not None and self.link.exists() else None
 
     def _refresh(self) -> None:
-        # Blocking only while nothing is loaded; otherwise one request reloads, the rest go on.
+        # Blocking only while nothing is loaded; otherwise one request looks, the rest go on.
         if not self._lock.acquire(blocking=self._loaded is None):
             return
         try:
@@ -162,13 +166,29 @@ class ModelStore:
                 return
             target = self._target()
             current = None if self._loaded is None else self._loaded.checkpoint
-            if target is not None and target != current and target != self._failed:
-                try:
-                    self._loaded = load_model(target, name=self.name, index=self.index, device=self.device)
-                    log.info("now serving %s (%d entities)", target, len(self._loaded.entity_keys))
-                except Exception:  # noqa: BLE001 - a broken checkpoint must not take the service down
-                    log.exception("could not load %s; still serving %s", target, current)
-                    self._failed = target
+            busy = self._loading is not None and self._loading.is_alive()
+            if target is not None and target != current and target != self._failed and not busy:
+                if self._loaded is None:
+                    self._load(target)
+                else:
+                    self._loading = threading.Thread(target=self._load, args=(target,), daemon=True,
+                                                     name="kgstore-sidecar-reload")
+                    self._loading.start()
             self._next_check = time.monotonic() + self.check_interval
         finally:
             self._lock.release()
+
+    def _load(self, target: Path) -> None:
+        current = None if self._loaded is None else self._loaded.checkpoint
+        try:
+            self._loaded = load_model(target, name=self.name, index=self.index, device=self.device)
+            log.info("now serving %s (%d entities)", target, len(self._loaded.entity_keys))
+        except Exception:  # noqa: BLE001 - a broken checkpoint must not take the service down
+            log.exception("could not load %s; still serving %s", target, current)
+            self._failed = target
+
+    def wait_for_reload(self, timeout: float | None = None) -> None:
+        """Wait until a checkpoint being loaded in the background is in place (or failed)."""
+        loading = self._loading
+        if loading is not None:
+            loading.join(timeout)
