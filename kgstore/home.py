@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import string
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import platformdirs
 HOME_ENV = "KGSTORE_HOME"
 SETTINGS_FILE = "kgstore.json"
 PASSWORD_FILE = "password"
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
 DEFAULT_SIDECAR_PORT = 8765
@@ -116,7 +118,9 @@ class KgstoreHome:
 
     def write_password(self, password: str | None = None) -> str:
         """Keep ``password`` (or a generated one) in a file only the owner can read."""
-        password = password or secrets.token_urlsafe(18)
+        # Letters and digits only: a generated password starting with "-" (one in 64 of
+        # token_urlsafe's) would be read as an option by neo4j-admin set-initial-password.
+        password = password or "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(24))
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

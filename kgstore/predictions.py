@@ -48,9 +48,7 @@ def _params(model: str | None, relation: str | None, min_score: float | None = N
 
 def require_plugin(graph: Graph, procedure: str) -> None:
     """Fail clearly when the server lacks the kgstore plugin (a user's own Neo4j, say)."""
-    from kgstore.writeback import has_plugin_routine
-
-    if not has_plugin_routine(graph, procedure, "PROCEDURES"):
+    if not graph.has_routine(procedure, "PROCEDURES"):
         raise KgstoreError(
             f"this Neo4j server has no {procedure} procedure: the kgstore plugin is not installed",
             hint="The managed server gets it from `kgstore server install`; for another server copy "

@@ -244,6 +244,21 @@ CREATE (h)-[e:$(row.r)]->(t)
 SET e = row.p
 """
 
+# The same through the plugin's kernel-level procedure (about twice as fast), columns not rows.
+_CREATE_TRIPLES_BULK = """
+CALL kgstore.createTriples($heads, $types, $tails, $properties) YIELD created
+RETURN created
+"""
+
+
+def _triple_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``kgstore.createTriples``'s parameters for ``rows``: one list per field and property."""
+    names = sorted({name for row in rows for name in row["p"]})
+    return {"heads": [row["h"] for row in rows], "types": [row["r"] for row in rows],
+            "tails": [row["t"] for row in rows],
+            "properties": {name: [row["p"].get(name) for row in rows] for name in names}}
+
+
 _EXISTING_TRIPLES = """
 UNWIND range(0, size($rows) - 1) AS i
 WITH i, $rows[i] AS row
@@ -285,18 +300,22 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
     once (deadlocks between them are retried by the driver), and so do verifying batches.
     """
     ns = dataset.namespace
+    bulk = graph.has_routine("kgstore.createTriples", "PROCEDURES")
+
+    def create_rows(tx: Any, rows: list[dict[str, Any]]) -> int:
+        if bulk:
+            return tx.run(_CREATE_TRIPLES_BULK, _triple_columns(rows)).single()["created"]
+        return tx.run(_CREATE_TRIPLES, rows=rows).consume().counters.relationships_created
 
     def create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        created = tx.run(_CREATE_TRIPLES, rows=rows).consume().counters.relationships_created
+        created = create_rows(tx, rows)
         tx.run(_MARK_BATCH, ns=ns, batch=number).consume()
         return created, 0
 
     def verify_and_create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int]:
         present = {r["i"] for r in tx.run(_EXISTING_TRIPLES, rows=rows)}
         missing = [row for i, row in enumerate(rows) if i not in present]
-        created = 0
-        if missing:
-            created = tx.run(_CREATE_TRIPLES, rows=missing).consume().counters.relationships_created
+        created = create_rows(tx, missing) if missing else 0
         tx.run(_MARK_BATCH, ns=ns, batch=number).consume()
         return created, len(rows) - len(missing)
 

@@ -73,3 +73,12 @@ def test_bad_uri_scheme_is_a_clear_error() -> None:
     with pytest.raises(ConnectionFailed) as info:
         connect("http://127.0.0.1:7474", "neo4j", "pw")
     assert "invalid Neo4j URI 'http://127.0.0.1:7474'" in str(info.value)
+
+
+def test_generated_passwords_are_private_and_never_look_like_an_option(tmp_path: Path) -> None:
+    """neo4j-admin set-initial-password reads a password starting with "-" as an option."""
+    home = KgstoreHome(tmp_path / "home")
+    passwords = {home.write_password() for _ in range(500)}
+    assert len(passwords) == 500
+    assert all(len(p) >= 20 and p.isalnum() for p in passwords)
+    assert home.read_password() in passwords and (home.password_file.stat().st_mode & 0o777) == 0o600

@@ -76,6 +76,34 @@ def test_hostile_relation_names_round_trip_exactly(graph: Graph, tmp_path: Path)
     assert not again.changed and again.triples_existing == len(HOSTILE_RELATIONS)
 
 
+def test_bulk_triple_procedure_writes_properties_and_refuses_bad_columns(graph: Graph) -> None:
+    """kgstore.createTriples (sync's plugin path): types verbatim, property columns, missing ends counted."""
+    from neo4j.exceptions import ClientError
+
+    graph.query("UNWIND ['b:a', 'b:b'] AS key CREATE (:Entity {key: key})", write=True)
+    rows = graph.query(
+        "CALL kgstore.createTriples($h, $r, $t, $p) YIELD created, missing RETURN created, missing",
+        {"h": ["b:a", "b:b", "b:a"], "r": ["x` DETACH DELETE n //", "plain", "plain"], "t": ["b:b", "b:a", "b:nope"],
+         "p": {"split": ["train", "test", "valid"], "rating": [4, None, 1], "tags": [["x", "y"], None, None]}},
+        write=True)
+    assert rows == [{"created": 2, "missing": 1}]
+    stored = graph.query("MATCH (h:Entity)-[r]->(t:Entity) RETURN h.key AS h, type(r) AS r, t.key AS t, "
+                         "properties(r) AS p ORDER BY h")
+    assert stored == [{"h": "b:a", "r": "x` DETACH DELETE n //", "t": "b:b",
+                       "p": {"split": "train", "rating": 4, "tags": ["x", "y"]}},
+                      {"h": "b:b", "r": "plain", "t": "b:a", "p": {"split": "test"}}]
+    for h, r, t, p, message in (
+            (["b:a"], ["plain", "plain"], ["b:b"], {}, "must have the same length, got 1, 2 and 1"),
+            (["b:a"], ["plain"], ["b:b"], {"split": ["a", "b"]}, "properties.split must be a list of 1 values"),
+            (["b:a"], [""], ["b:b"], {}, "relation must be a non-empty string"),
+            (["b:a"], ["plain"], ["b:b"], {"bad": [{"a": 1}]}, "property bad cannot store")):
+        with pytest.raises(ClientError) as info:
+            graph.query("CALL kgstore.createTriples($h, $r, $t, $p) YIELD created RETURN created",
+                        {"h": h, "r": r, "t": t, "p": p}, write=True)
+        assert message in info.value.message
+    assert graph.query("MATCH ()-[r]->() RETURN count(r) AS n") == [{"n": 2}], "a failed call wrote nothing"
+
+
 def test_two_namespaces_do_not_collide(graph: Graph, tmp_path: Path) -> None:
     folder = write_triples(tmp_path / "shared", {"train": [("a", "r", "b")], "valid": [], "test": []})
     sync_dataset(graph, TripleFolder(folder, namespace="one"))

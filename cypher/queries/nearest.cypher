@@ -4,7 +4,10 @@
 // Parameters: $model (e.g. 'default'), $key (e.g. 'fb15k-237:/m/027rn'), $k (e.g. 10).
 MATCH (m:KgModel {id: $model})
 MATCH (e:Entity {key: $key})
-CALL db.index.vector.queryNodes(m.index, $k + 1, e[m.property]) YIELD node, score
+// The index is asked for at least 100: its HNSW search keeps as many candidates as it is
+// asked for, so more candidates means better recall of the k kept.
+CALL db.index.vector.queryNodes(m.index, CASE WHEN $k + 1 > 100 THEN $k + 1 ELSE 100 END, e[m.property])
+  YIELD node, score
 WHERE node <> e
 RETURN node.key AS key, node.name AS name, score
 ORDER BY score DESC

@@ -28,6 +28,13 @@ public class Nearest {
     @Context
     public Transaction tx;
 
+    /**
+     * The fewest candidates asked of the vector index. Its HNSW search keeps as many candidates
+     * as it is asked for, so asking for 100 and keeping k buys recall: on 100,000 random vectors
+     * (dim 128) recall@10 goes from 0.39 to 0.76 (bench/writeback_bench.py).
+     */
+    static final long SEARCH_WIDTH = 100;
+
     @Procedure(name = NAME, mode = Mode.READ)
     @Description("kgstore.nearest(node, k, model = null) - the k nodes whose embeddings are nearest to the node's, "
             + "best first, from the vector index of a (:KgModel {id}) (its `index` and `property`; null model: the "
@@ -62,7 +69,7 @@ public class Nearest {
         List<NodeScore> rows = new ArrayList<>();
         try (Result result = tx.execute(
                 "CALL db.index.vector.queryNodes($index, $n, $vector) YIELD node, score RETURN node, score",
-                Map.of("index", index, "n", k + 1, "vector", vector))) {
+                Map.of("index", index, "n", Math.max(k + 1, SEARCH_WIDTH), "vector", vector))) {
             while (result.hasNext() && rows.size() < k) {
                 Map<String, Object> row = result.next();
                 Node neighbour = (Node) row.get("node");
