@@ -415,6 +415,37 @@ def test_a_newer_checkpoint_loads_in_the_background(tmp_path: Path, monkeypatch:
     assert store.current().version == second.name
 
 
+def test_concurrent_predictions_share_one_search_and_get_their_own_answers(tmp_path: Path) -> None:
+    """PredictBatcher: requests ready together are one search per (model, k, filter_known) group."""
+    import asyncio
+
+    from trainer.sidecar.batching import PredictBatcher
+    from trainer.sidecar.model_store import load_model
+
+    snapshot = Snapshot.from_labeled({"train": [("a", "r", "b"), ("b", "r", "c"), ("c", "s", "a"), ("d", "s", "b")],
+                                      "test": [("a", "r", "c")]})
+    checkpoint = tmp_path / "20260101T000000Z"
+    train(snapshot, tiny_config(epochs=2, dim=8), checkpoint_dir=checkpoint, progress=False)
+    loaded = load_model(checkpoint, name="batch")
+    asks = [(np.array([0, 1]), np.array([0, 1]), 3, True), (np.array([2]), np.array([2]), 3, True),
+            (np.array([3]), np.array([1]), 2, False), (np.array([99]), np.array([0]), 4, True)]
+    batcher = PredictBatcher()
+
+    async def everyone() -> list:
+        return await asyncio.gather(*(batcher.predict(loaded, e, r, k=k, filter_known=f) for e, r, k, f in asks),
+                                    return_exceptions=True)
+
+    answers = asyncio.run(everyone())
+    assert batcher.searches == 3  # k=3 (two requests), k=2, k=4
+    for (entities, relations, k, known), got in zip(asks[:3], answers[:3], strict=True):
+        expected = loaded.predict(entities, relations, k=k, filter_known=known)
+        assert len(got) == len(entities)
+        for (ids, scores), (want_ids, want_scores) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(ids, want_ids)
+            np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+    assert isinstance(answers[3], IndexError)  # entity id 99 does not exist: that request fails, alone
+
+
 def test_serve_without_a_checkpoint_says_train_first(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "serve", "--model", "nothing"])
     assert result.exit_code == 1

@@ -2,10 +2,11 @@
 
 The computing endpoints are ``async def`` and run on the event loop: a request is about a
 millisecond of CPU under the GIL, and the thread-pool hand-off FastAPI makes for plain
-``def`` handlers cost more than that (the sidecar scales with ``--workers``). A newer
-checkpoint loads in a background thread (see ``model_store``). Each request takes the
-store's current model once and answers from it, so a reload never mixes two checkpoints
-in one response.
+``def`` handlers cost more than that (the sidecar scales with ``--workers``). The /predict
+queries of requests that are ready together are answered by one search (``batching``).
+A newer checkpoint loads in a background thread (see ``model_store``). Each request takes
+the store's current model once and answers from it, so a reload never mixes two
+checkpoints in one response.
 
 Security: with a ``token`` every endpoint except ``GET /health`` needs
 ``Authorization: Bearer <token>``. The OpenAPI description (``/docs``,
@@ -25,6 +26,7 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainer import __version__
+from trainer.sidecar.batching import PredictBatcher
 from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
 from trainer.sidecar.schemas import (
     Detail,
@@ -75,6 +77,7 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
     errors = {401: {"model": Detail, "description": "Missing or wrong bearer token."},
               503: {"model": Detail, "description": "No checkpoint is loaded."}}
     app = FastAPI(title="kgstore decoder sidecar", version=__version__, description=DESCRIPTION)
+    app.state.batcher = batcher = PredictBatcher()
     # Without a token there is nothing to check: no dependency to solve on every request.
     guarded = [Depends(authorize)] if token is not None else []
 
@@ -113,8 +116,9 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
             rows.append(row)
             entities.append(entity)
             relations.append(relation + (loaded.num_relations if query.direction == "in" else 0))
-        answers = loaded.predict(np.array(entities, dtype=np.int64), np.array(relations, dtype=np.int64),
-                                 k=request.k, filter_known=request.filter_known) if rows else []
+        answers = await batcher.predict(loaded, np.array(entities, dtype=np.int64),
+                                        np.array(relations, dtype=np.int64), k=request.k,
+                                        filter_known=request.filter_known) if rows else []
         found = dict(zip(rows, answers, strict=True))
         results = []
         for row, query in enumerate(request.queries):
