@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
 
 from trainer.sidecar.model_store import ModelStore, NoModel
 from trainer.train import THREADS_ENV
@@ -40,55 +38,6 @@ def describe(store: ModelStore, url: str) -> str:
             f"{loaded.topk.method}; API docs at {url}/docs)")
 
 
-class CoalescingTransport:
-    """A transport that joins the writes of one event-loop turn into one ``send``.
-
-    uvicorn writes a response's status line and headers, then its body, as two writes: two
-    TCP segments, two system calls here and two wake-ups of the reader (the plugin's HTTP
-    client). For a /predict answer of a few hundred bytes those sends were 40% of the
-    sidecar's CPU in a profile under load. Both writes happen in the same turn of the loop,
-    so one flush scheduled with ``call_soon`` sends them together. Everything else goes
-    straight to the wrapped transport; ``close`` flushes first.
-    """
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport, self._loop = transport, loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(bytes(data))
-
-    def _flush(self) -> None:
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            if not self._transport.is_closing():
-                self._transport.write(data)
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-try:  # uvicorn[standard]; a module-level class, so `--workers` (spawned processes) can pickle it
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol writing through a :class:`CoalescingTransport`."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
-
-    HTTP_PROTOCOL: type[asyncio.Protocol] | str = CoalescingHttpToolsProtocol
-except ImportError:  # uvicorn without httptools: its h11 protocol, unchanged
-    HTTP_PROTOCOL = "auto"
-
-
 WORKER_SPEC_ENV = "KGSTORE_SIDECAR_WORKER_SPEC"
 
 
@@ -117,10 +66,10 @@ def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, 
         if token:
             os.environ["KGSTORE_SIDECAR_TOKEN"] = token  # inherited by the workers, never on a command line
         uvicorn.run("trainer.sidecar.run:worker_app", factory=True, workers=workers, host=host, port=port,
-                    http=HTTP_PROTOCOL, log_level="info", access_log=False)
+                    log_level="info", access_log=False)
         return
     app = create_app(store, token=token, max_k=max_k, max_batch=max_batch)
-    uvicorn.run(app, host=host, port=port, http=HTTP_PROTOCOL, log_level="info", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
 def worker_app():  # noqa: ANN201 - FastAPI
