@@ -2,9 +2,10 @@
 
 For FB15k-237's 14,541 entity keys and for a synthetic graph of ``--synthetic`` nodes
 (default 1,000,000), writes random unit vectors at dim 128 and 256 with
-``kgstore.writeback.write_vectors`` (batched ``db.create.setNodeVectorProperty``, then the
-vector index built and awaited), then times ``db.index.vector.queryNodes`` for 200 random
-queries (p50/p99) and compares its top 10 with exact cosine search (recall@10).
+``kgstore.writeback.write_vectors`` (batches of float32 blobs through the plugin's
+``kgstore.writeVectors``, then the vector index built and awaited), then times
+``db.index.vector.queryNodes`` for 200 random queries (p50/p99), asking for 10 and for 100,
+and compares the top 10 with exact cosine search (recall@10).
 
     python bench/writeback_bench.py                      # temporary managed server
     python bench/writeback_bench.py --synthetic 200000   # smaller synthetic graph

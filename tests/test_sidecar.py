@@ -40,6 +40,7 @@ from trainer.model import KGModel  # noqa: E402
 from trainer.pipeline import latest_checkpoint, models_dir, new_checkpoint_dir, train_model  # noqa: E402
 from trainer.sidecar.app import create_app  # noqa: E402
 from trainer.sidecar.model_store import ModelStore  # noqa: E402
+from trainer.sidecar.schemas import PredictResponse, ScoreResponse  # noqa: E402
 from trainer.sidecar.topk import QUERY_FORMS, TopK  # noqa: E402
 from trainer.snapshot import Snapshot  # noqa: E402
 from trainer.train import train  # noqa: E402
@@ -234,7 +235,7 @@ def test_score_equals_the_models_scores(sidecar: Sidecar, client: httpx.Client) 
                          "tail": vocab["entity_keys"][t]} for h, r, t in triples]}
     response = client.post("/score", json=body)
     assert response.status_code == 200, response.text
-    data = response.json()
+    data = ScoreResponse.model_validate_json(response.content).model_dump()  # the documented shape
     assert data["model"] == MODEL and data["version"] == client.get("/health").json()["version"]
     with torch.no_grad():
         expected = model.score(*torch.as_tensor(triples).t(), entities=entities).numpy()
@@ -245,6 +246,7 @@ def test_score_equals_the_models_scores(sidecar: Sidecar, client: httpx.Client) 
 def predict(client: httpx.Client, queries: list[dict], **options) -> list[dict]:
     response = client.post("/predict", json={"queries": queries, **options})
     assert response.status_code == 200, response.text
+    PredictResponse.model_validate_json(response.content)  # the answer has the documented shape
     return response.json()["results"]
 
 
@@ -444,6 +446,19 @@ def test_concurrent_predictions_share_one_search_and_get_their_own_answers(tmp_p
             np.testing.assert_array_equal(ids, want_ids)
             np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
     assert isinstance(answers[3], IndexError)  # entity id 99 does not exist: that request fails, alone
+
+
+def test_a_diverged_model_is_a_clear_500(tmp_path: Path) -> None:
+    """Scores that JSON cannot carry (NaN) are refused with a message, not an empty 500."""
+    checkpoint = tmp_path / "20260101T000000Z"
+    snapshot = Snapshot.from_labeled({"train": [("a", "r", "b"), ("b", "r", "c")], "test": [("a", "r", "c")]})
+    train(snapshot, tiny_config(epochs=1, dim=4), checkpoint_dir=checkpoint, progress=False)
+    store = ModelStore(name="nan", checkpoint=checkpoint)
+    store.current().entities.fill_(float("nan"))  # stands in for a diverged checkpoint (no real one to hand)
+    with TestClient(create_app(store)) as http:
+        response = http.post("/score", json={"triples": [{"head": "a", "relation": "r", "tail": "b"}]})
+    assert response.status_code == 500
+    assert "not finite numbers (NaN or infinity)" in response.json()["detail"]
 
 
 def test_serve_without_a_checkpoint_says_train_first(tmp_path: Path) -> None:

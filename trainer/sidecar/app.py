@@ -61,8 +61,7 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
 
     # `async def` although they compute: see the module docstring.
     async def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if token is None:
-            return
+        assert token is not None  # only routes of an app with a token depend on this
         given = credentials.credentials if credentials is not None else ""
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
@@ -77,7 +76,7 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
     errors = {401: {"model": Detail, "description": "Missing or wrong bearer token."},
               503: {"model": Detail, "description": "No checkpoint is loaded."}}
     app = FastAPI(title="kgstore decoder sidecar", version=__version__, description=DESCRIPTION)
-    app.state.batcher = batcher = PredictBatcher()
+    batcher = PredictBatcher()
     # Without a token there is nothing to check: no dependency to solve on every request.
     guarded = [Depends(authorize)] if token is not None else []
 
@@ -151,8 +150,14 @@ def _json(answer: dict[str, Any]) -> Response:
     """``answer`` as JSON, as it stands: the shape its route's ``response_model`` documents
     (PredictResponse, ScoreResponse), built from values the handler computed itself. Building
     pydantic models only for FastAPI to validate and serialise them again was a quarter of
-    a /predict request's CPU; ``allow_nan=False`` still refuses what JSON cannot carry."""
-    return Response(json.dumps(answer, allow_nan=False, separators=(",", ":")), media_type="application/json")
+    a /predict request's CPU. JSON cannot carry NaN or infinity: a model that produces them
+    (a diverged checkpoint) gets a 500 that says so."""
+    try:
+        body = json.dumps(answer, allow_nan=False, separators=(",", ":"))
+    except ValueError as exc:
+        raise HTTPException(500, "the model's scores are not finite numbers (NaN or infinity): the checkpoint "
+                                 "diverged; train it again") from exc
+    return Response(body, media_type="application/json")
 
 
 def _entity(loaded: LoadedModel, key: str) -> int:
