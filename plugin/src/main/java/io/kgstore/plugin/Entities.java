@@ -1,9 +1,7 @@
 package io.kgstore.plugin;
 
 import org.neo4j.graphdb.Label;
-import org.neo4j.graphdb.MultipleFoundException;
 import org.neo4j.graphdb.Node;
-import org.neo4j.graphdb.Transaction;
 
 /** How kgstore finds entities: {@code (:Entity {key})} nodes, whose {@code key} is what the sidecar knows. */
 final class Entities {
@@ -28,15 +26,6 @@ final class Entities {
                     + ") has a `key` that is not a string: " + key);
         }
         return (String) key;
-    }
-
-    /** The (:Entity {key}) node, or null when the database no longer has it. */
-    static Node byKey(Transaction tx, String key) {
-        try {
-            return tx.findNode(ENTITY, KEY, key);
-        } catch (MultipleFoundException e) {
-            throw notUnique(key);
-        }
     }
 
     static KgstoreException notUnique(String key) {

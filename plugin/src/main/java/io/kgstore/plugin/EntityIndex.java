@@ -1,6 +1,7 @@
 package io.kgstore.plugin;
 
 import org.neo4j.exceptions.KernelException;
+import org.neo4j.graphdb.MultipleFoundException;
 import org.neo4j.graphdb.Node;
 import org.neo4j.graphdb.Transaction;
 import org.neo4j.internal.kernel.api.IndexQueryConstraints;
@@ -77,8 +78,12 @@ final class EntityIndex implements AutoCloseable {
             return NONE;
         }
         if (session == null) {
-            Node node = Entities.byKey(tx, key);
-            return node == null ? NONE : node.getId();
+            try {
+                Node node = tx.findNode(Entities.ENTITY, Entities.KEY, key);
+                return node == null ? NONE : node.getId();
+            } catch (MultipleFoundException e) {
+                throw Entities.notUnique(key);
+            }
         }
         try {
             ktx.dataRead().nodeIndexSeek(ktx.queryContext(), session, cursor, IndexQueryConstraints.unconstrained(),
