@@ -13,6 +13,8 @@ import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -362,6 +364,31 @@ class SidecarProceduresTest {
 
         assertThat(message).contains("did not answer within 500 ms (kgstore.sidecar.read_timeout_ms in " + conf + ")");
         assertThat(tookMs).isLessThan(5_000);
+        assertThat(predictedCount()).isZero();
+    }
+
+    @Test
+    void terminatingTheTransactionEndsAWaitingCallAtOnceAndWritesNothing() throws Exception {
+        sidecar.predictions("ex:a", "treats", "out", "ex:e", 2.5);
+        sidecar.override(r -> new StandInSidecar.Reply(200, "{}", 20_000));  // far below the 30 s read timeout
+        CompletableFuture<String> call = CompletableFuture.supplyAsync(() -> error("CALL kgstore.complete('treats')"));
+
+        String id = null;
+        for (int i = 0; i < 100 && id == null; i++) {
+            List<Record> running = run("SHOW TRANSACTIONS YIELD transactionId, currentQuery "
+                    + "WHERE currentQuery STARTS WITH 'CALL kgstore.complete' RETURN transactionId");
+            id = running.isEmpty() ? null : running.get(0).get("transactionId").asString();
+            Thread.sleep(50);
+        }
+        assertThat(id).as("the kgstore.complete transaction shows up").isNotNull();
+        Thread.sleep(300);  // let the procedure reach the sidecar call
+        long start = System.nanoTime();
+        run("TERMINATE TRANSACTION $id", Map.of("id", id));
+
+        String message = call.get(10, TimeUnit.SECONDS);
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(5_000);
+        assertThat(message).containsIgnoringCase("terminated");
+        assertThat(sidecar.requests()).isNotEmpty();
         assertThat(predictedCount()).isZero();
     }
 
