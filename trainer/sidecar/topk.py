@@ -16,9 +16,12 @@ rotate      ``q = h * r`` (rotation), L2             ``q = t * conj(r)``, L2
 
 Reciprocal models ask head queries as tail queries of ``r + R``, exactly as
 ``KGModel.score_heads`` does. Inner products rank like the bilinear scores; distances rank
-like ``margin - distance`` in reverse. FAISS only chooses the candidates: every returned
-score is computed again by the decoder itself (``Decoder.score``), so ``/predict`` reports
-the decoder's value, margin and norm included, not a FAISS distance.
+like ``margin - distance`` in reverse. For distances FAISS only chooses the candidates:
+every returned score is computed again by the decoder itself (``Decoder.score``), so
+``/predict`` reports the decoder's value, margin and norm included, not a FAISS distance.
+An exact inner-product search already yields the decoder's scores (DistMult's and
+ComplEx's score *is* ``<q, t>``), so those are returned as FAISS computed them: rescoring
+them was a quarter of a single query's CPU.
 
 A decoder that is not in the table (a newly registered one) is answered by brute force:
 ``KGModel.score_candidates`` against every entity, then ``torch.topk``. Same answers,
@@ -142,6 +145,13 @@ class TopK:
             return []
         excluded = list(exclude) if exclude is not None else [np.empty(0, dtype=np.int64)] * num
         fetch = min(self.model.num_entities, k + max(len(e) for e in excluded))
+        if self.index is not None and self.kind == "exact" and self.form.metric(self.model.decoder) == "ip":
+            distances, ids = self._search(entity, relation, fetch)  # exact inner products: the scores
+            results = []
+            for row_ids, values, drop in zip(ids, distances, excluded, strict=True):
+                keep = (row_ids >= 0) & ~np.isin(row_ids, drop)
+                results.append((row_ids[keep][:k], values[keep][:k]))
+            return results
         chunk = max(1, RESCORE_BUDGET // (fetch * self.entities.size(1)))
         results: list[tuple[np.ndarray, np.ndarray]] = []
         for start in range(0, num, chunk):
@@ -163,8 +173,14 @@ class TopK:
         if self.index is None:
             scores = self.model.score_candidates(self.entities[entity], relation, self.entities)
             return scores.topk(fetch, dim=1).indices
+        _, ids = self._search(entity, relation, fetch)
+        return torch.as_tensor(ids, dtype=torch.long, device=self.entities.device)
+
+    def _search(self, entity: Tensor, relation: Tensor, fetch: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS ``(distances, ids)`` ``[B, fetch]`` of the queries' search vectors, best first."""
         import faiss
 
+        entity, relation = entity.to(self.entities.device), relation.to(self.entities.device)
         query, decoder, num_relations = self.entities[entity], self.model.decoder, self.model.num_relations
         if self.model.reciprocal:
             vectors = self.form.vector(decoder, query, relation, False)
@@ -176,8 +192,7 @@ class TopK:
         params = None
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_MIN_EF_SEARCH, 2 * fetch))
-        _, ids = self.index.search(np.ascontiguousarray(vectors.float().cpu().numpy()), fetch, params=params)
-        return torch.as_tensor(ids, dtype=torch.long, device=self.entities.device)
+        return self.index.search(np.ascontiguousarray(vectors.float().cpu().numpy()), fetch, params=params)
 
     def _pair_scores(self, entity: Tensor, relation: Tensor, candidates: Tensor) -> Tensor:
         """``[B, C]`` decoder scores of each query with each of its candidates."""
