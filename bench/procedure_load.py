@@ -120,7 +120,9 @@ def main() -> None:
     parser.add_argument("--model", default="fbload", help="model name (trained here when the home lacks it)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=60.0, help="seconds of unmeasured load first (JIT)")
+    parser.add_argument("--warmup", type=float, default=120.0,
+                        help="seconds of unmeasured load first: on 2 cores the JIT compiles Neo4j's Bolt and "
+                             "Cypher paths for about two minutes")
     parser.add_argument("--sidecar-workers", type=int, default=1, help="kgstore serve --workers")
     parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
     args = parser.parse_args()
