@@ -522,6 +522,9 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
         wb = job.write_back
         echo(f"wrote {wb.vectors:,} vectors to :Entity.{wb.version.property_name} "
              f"(index {wb.version.index_name}, {wb.vectors_per_second:,.0f} vectors/s)")
+        for modality in wb.version.modalities:
+            echo(f"wrote the {modality} vectors to :Entity.{wb.version.property_for(modality)} "
+                 f"(index {wb.version.index_for(modality)}): `kgstore nearest --{modality} ...` searches them")
 
 
 def _print_metrics(metrics: dict[str, Any], *, title: str, per_relation: int = 0) -> None:
@@ -701,37 +704,51 @@ def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, po
 @click.option("--text", "text", metavar="TEXT", help="Search by a text (model trained with --modalities text).")
 @click.option("--image", "image", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Search by an image file (model trained with --modalities image).")
+@click.option("--search", "space", type=click.Choice(["entities", "text", "image"]), default=None,
+              help="Which vectors to search: the entity vectors, or the entities' own text or image vectors "
+                   "in the shared space. Default: the query's modality (--text: text, --image: image) when "
+                   "the model has it, else entities.")
 @connection_options
 @click.pass_context
 def nearest(ctx: click.Context, key: str | None, k: int, model: str, text: str | None, image: Path | None,
-            **conn: Any) -> None:
-    """Print the K entities nearest to entity KEY, a --text or an --image in a model's vector index.
+            space: str | None, **conn: Any) -> None:
+    """Print the K entities nearest to entity KEY, a --text or an --image in a model's vector indexes.
 
     A text or image query is encoded with the model's checkpoint (its encoder and alignment
-    head) and searched in the same vector index. The same query in Cypher is in
-    cypher/queries/nearest.cypher.
+    head). By default it is compared with the same modality of the entities (a text with
+    the entities' texts, an image with their images) through the alignment head, in the
+    space the entity vectors were aligned to; --search entities compares it with the entity
+    vectors themselves, --search image finds the pictures that fit a text. The same queries
+    in Cypher are in cypher/queries/nearest.cypher.
 
     \b
     Examples:
       kgstore nearest "fb15k-237:/m/0dr_4" -k 10
       kgstore nearest --text "space opera with rebels"
+      kgstore nearest --text "a boy and his toys" --search image
       kgstore nearest --image poster.jpg
     """
+    from kgstore.writeback import ENTITIES, current_version
     from kgstore.writeback import nearest as nearest_entities
 
     if sum(x is not None for x in (key, text, image)) != 1:
         raise click.UsageError("give exactly one of KEY, --text or --image")
     with open_graph(ctx, **conn) as graph:
+        if space is None:
+            version = current_version(graph, model)
+            own = "text" if text is not None else "image" if image is not None else ENTITIES
+            space = own if version is not None and own in version.modalities else ENTITIES
         if key is not None:
-            rows = nearest_entities(graph, model, key=key, k=k)
+            rows = nearest_entities(graph, model, key=key, k=k, space=space)
         else:
             _need_trainer()
             from trainer.pipeline import query_vector
 
             vector = query_vector(graph, _home(ctx), model, text=text, image=image)
-            rows = nearest_entities(graph, model, vector=vector, k=k)
+            rows = nearest_entities(graph, model, vector=vector, k=k, space=space)
     title = key if key is not None else (f"text {text!r}" if text is not None else f"image {image}")
-    table = Table(title=f"nearest to {title} ({model})")
+    searched = "" if space == ENTITIES else f", {space} vectors"
+    table = Table(title=f"nearest to {title} ({model}{searched})")
     for column in ("#", "key", "name", "score"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for rank, row in enumerate(rows, start=1):

@@ -7,6 +7,13 @@ into ``embedding_<model>_v<n>`` on the ``:Entity`` nodes, builds the vector inde
 through the ``KgModel`` node (``kgstore nearest``, ``cypher/queries/nearest.cypher``,
 ``kgstore.nearest``) therefore see the old version or the new one, never a mix. The
 previous version's property and index are removed afterwards.
+
+A model trained with modalities also gets, in the same version, the *modality vectors* of
+the entities that have a text or an image: the alignment head's vector of their own text
+(``embedding_<model>_v<n>_text``, index ``kgstore_<model>_v<n>_text``) or image (``_image``).
+A text query goes through that same head, so searching the text index compares it with
+the entities' texts in the shared space, and the image index answers "which entity's
+picture fits this text or this image" (``kgstore nearest --text/--image``, ``--search``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ INDEX_POLL_S = 2.0
 # it is asked for, so asking for 100 and keeping k buys recall (recall@10 on 100,000 random
 # vectors of dim 128: 0.39 asking for 10, 0.76 asking for 100; bench/writeback_bench.py).
 SEARCH_WIDTH = 100
+ENTITIES = "entities"  # the search space of the entity vectors themselves; the others are modalities
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class ModelVersion:
     version: int
     dimension: int
     similarity: str
+    modalities: tuple[str, ...] = ()  # which modality vectors this version has (see the module docstring)
 
     @property
     def property_name(self) -> str:
@@ -48,6 +57,14 @@ class ModelVersion:
     @property
     def index_name(self) -> str:
         return f"kgstore_{self.model}_v{self.version}"
+
+    def property_for(self, space: str = ENTITIES) -> str:
+        """The property holding the ``space`` vectors (``entities`` or a modality)."""
+        return self.property_name if space == ENTITIES else f"{self.property_name}_{space}"
+
+    def index_for(self, space: str = ENTITIES) -> str:
+        """The vector index over the ``space`` vectors (``entities`` or a modality)."""
+        return self.index_name if space == ENTITIES else f"{self.index_name}_{space}"
 
 
 @dataclass
@@ -73,11 +90,13 @@ def check_model_name(model: str) -> str:
 
 def current_version(graph: Graph, model: str) -> ModelVersion | None:
     rows = graph.query("MATCH (m:KgModel {id: $model}) RETURN m.version AS version, "
-                       "m.dimension AS dimension, m.similarity AS similarity", {"model": model})
+                       "m.dimension AS dimension, m.similarity AS similarity, "
+                       "coalesce(m.modality_vectors, []) AS modalities", {"model": model})
     if not rows or rows[0]["version"] is None:
         return None
     row = rows[0]
-    return ModelVersion(model, int(row["version"]), int(row["dimension"]), row["similarity"])
+    return ModelVersion(model, int(row["version"]), int(row["dimension"]), row["similarity"],
+                        tuple(row["modalities"]))
 
 
 def write_vectors(
@@ -91,37 +110,85 @@ def write_vectors(
     batch_size: int = WRITE_BATCH,
     on_batch: Callable[[int], None] | None = None,
     index_timeout: float = INDEX_WAIT_S,
+    modality_vectors: dict[str, tuple[Sequence[str], Any]] | None = None,
 ) -> WriteBackResult:
     """Write ``vectors[i]`` to the entity keyed ``keys[i]`` as a new version of ``model``.
 
     ``vectors`` is a float array ``[len(keys), dim]`` (numpy or nested lists).
     ``metadata`` (training config, metrics summary, checkpoint path) is kept on the
-    ``KgModel`` node as ``meta_*`` properties.
+    ``KgModel`` node as ``meta_*`` properties. ``modality_vectors`` maps a modality
+    (``text``, ``image``) to ``(keys, vectors)`` of the entities that have it, written with
+    their own index in the same version (see the module docstring).
     """
     check_model_name(model)
     if similarity not in SIMILARITIES:
         raise KgstoreError(f"similarity {similarity!r} is not supported",
                            hint=f"Use one of {', '.join(SIMILARITIES)}.")
-    import numpy as np
-
-    matrix = np.ascontiguousarray(np.asarray(vectors, dtype="<f4"))
-    if matrix.ndim != 2 or matrix.shape[0] != len(keys):
-        raise KgstoreError(f"{len(keys)} keys but {matrix.shape[0] if matrix.ndim else 0} vectors"
-                           + ("" if matrix.ndim == 2 else f" (expected a 2-d array, got {matrix.ndim}-d)"))
-    if not np.isfinite(matrix).all():
-        raise KgstoreError("vectors contain NaN or infinite values: the model diverged; nothing was written")
-    dimension = int(matrix.shape[1])
-    if not 1 <= dimension <= 4096:
-        raise KgstoreError(f"vector dimension {dimension} is outside Neo4j's 1..4096")
+    spaces = {ENTITIES: (list(keys), _checked_matrix(keys, vectors, ENTITIES))}
+    for modality, (modality_keys, modality_matrix) in (modality_vectors or {}).items():
+        if modality == ENTITIES or not MODEL_NAME.match(modality):
+            raise KgstoreError(f"modality vectors named {modality!r}: expected a modality such as text or image")
+        spaces[modality] = (list(modality_keys), _checked_matrix(modality_keys, modality_matrix, modality))
+    dimension = int(spaces[ENTITIES][1].shape[1])
 
     started = time.monotonic()
     previous = current_version(graph, model)
     latest = graph.query("MATCH (m:KgModel {id: $model}) RETURN coalesce(m.latest_version, 0) AS v",
                          {"model": model})
-    version = ModelVersion(model, (latest[0]["v"] if latest else 0) + 1, dimension, similarity)
+    version = ModelVersion(model, (latest[0]["v"] if latest else 0) + 1, dimension, similarity,
+                           tuple(space for space in spaces if space != ENTITIES))
     graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = $v",
                 {"model": model, "v": version.version}, write=True)
 
+    written = {space: _write_property(graph, version.property_for(space), space_keys, matrix, batch_size,
+                                      on_batch if space == ENTITIES else None)
+               for space, (space_keys, matrix) in spaces.items()}
+    write_done = time.monotonic()
+    for space, (_, matrix) in spaces.items():
+        graph.query(
+            f"CREATE VECTOR INDEX {quote_identifier(version.index_for(space))} IF NOT EXISTS "
+            f"FOR (e:Entity) ON (e.{quote_identifier(version.property_for(space))}) "
+            "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
+            {"dim": int(matrix.shape[1]), "sim": similarity}, write=True)
+    for space in spaces:
+        await_online(graph, version.index_for(space), timeout=index_timeout)
+    index_done = time.monotonic()
+
+    meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
+    graph.query(
+        "MATCH (m:KgModel {id: $model}) "
+        "SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, "
+        "    m.similarity = $sim, m.vectors = $n, m.modality_vectors = $modalities, m.written_at = datetime(), "
+        "    m += $meta",
+        {"model": model, "v": version.version, "property": version.property_name, "index": version.index_name,
+         "dim": dimension, "sim": similarity, "n": written[ENTITIES], "modalities": list(version.modalities),
+         "meta": meta}, write=True)
+    if previous is not None and previous.version != version.version:
+        drop_version(graph, previous)
+    return WriteBackResult(version, written[ENTITIES], time.monotonic() - started, len(keys) - written[ENTITIES],
+                           write_seconds=write_done - started, index_seconds=index_done - write_done)
+
+
+def _checked_matrix(keys: Sequence[str], vectors: Any, space: str) -> Any:
+    """``vectors`` as a C-contiguous little-endian float32 ``[len(keys), dim]`` array, or a clear error."""
+    import numpy as np
+
+    matrix = np.ascontiguousarray(np.asarray(vectors, dtype="<f4"))
+    what = "" if space == ENTITIES else f" ({space} vectors)"
+    if matrix.ndim != 2 or matrix.shape[0] != len(keys):
+        raise KgstoreError(f"{len(keys)} keys but {matrix.shape[0] if matrix.ndim else 0} vectors{what}"
+                           + ("" if matrix.ndim == 2 else f" (expected a 2-d array, got {matrix.ndim}-d)"))
+    if not np.isfinite(matrix).all():
+        raise KgstoreError(f"vectors{what} contain NaN or infinite values: the model diverged; nothing was written")
+    if not 1 <= matrix.shape[1] <= 4096:
+        raise KgstoreError(f"vector dimension {matrix.shape[1]}{what} is outside Neo4j's 1..4096")
+    return matrix
+
+
+def _write_property(graph: Graph, property_name: str, keys: Sequence[str], matrix: Any, batch_size: int,
+                    on_batch: Callable[[int], None] | None) -> int:
+    """Set ``matrix[i]`` as ``property_name`` of the entity keyed ``keys[i]``; how many were found."""
+    dimension = int(matrix.shape[1])
     # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
     # procedure call writes it (an index lookup and a property write per vector); without
     # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
@@ -133,8 +200,9 @@ def write_vectors(
         statement = ("UNWIND $rows AS row MATCH (e:Entity {key: row.key}) "
                      "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
                      "RETURN count(e) AS written")
+
     def work(tx: Any, parameters: dict[str, Any]) -> int:
-        return tx.run(statement, parameters, property=version.property_name).single()["written"]
+        return tx.run(statement, parameters, property=property_name).single()["written"]
 
     def batches() -> Iterator[tuple[dict[str, Any]]]:
         for start in range(0, len(keys), batch_size):
@@ -151,27 +219,7 @@ def write_vectors(
         written += count
         if on_batch is not None:
             on_batch(count)
-
-    write_done = time.monotonic()
-    graph.query(
-        f"CREATE VECTOR INDEX {quote_identifier(version.index_name)} IF NOT EXISTS "
-        f"FOR (e:Entity) ON (e.{quote_identifier(version.property_name)}) "
-        "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
-        {"dim": dimension, "sim": similarity}, write=True)
-    await_online(graph, version.index_name, timeout=index_timeout)
-    index_done = time.monotonic()
-
-    meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
-    graph.query(
-        "MATCH (m:KgModel {id: $model}) "
-        "SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, "
-        "    m.similarity = $sim, m.vectors = $n, m.written_at = datetime(), m += $meta",
-        {"model": model, "v": version.version, "property": version.property_name, "index": version.index_name,
-         "dim": dimension, "sim": similarity, "n": written, "meta": meta}, write=True)
-    if previous is not None and previous.version != version.version:
-        drop_version(graph, previous)
-    return WriteBackResult(version, written, time.monotonic() - started, len(keys) - written,
-                           write_seconds=write_done - started, index_seconds=index_done - write_done)
+    return written
 
 
 def await_online(graph: Graph, index: str, *, timeout: float = INDEX_WAIT_S) -> None:
@@ -199,32 +247,45 @@ def await_online(graph: Graph, index: str, *, timeout: float = INDEX_WAIT_S) -> 
 
 
 def drop_version(graph: Graph, version: ModelVersion) -> None:
-    """Remove one version's index and property (the KgModel node no longer points at it)."""
-    graph.query(f"DROP INDEX {quote_identifier(version.index_name)} IF EXISTS", write=True)
-    with graph.session() as session:
-        session.run(
-            f"MATCH (e:Entity) WHERE e.{quote_identifier(version.property_name)} IS NOT NULL "
-            f"CALL (e) {{ REMOVE e.{quote_identifier(version.property_name)} }} IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
+    """Remove one version's indexes and properties (the KgModel node no longer points at them)."""
+    for space in (ENTITIES, *version.modalities):
+        property_name = quote_identifier(version.property_for(space))
+        graph.query(f"DROP INDEX {quote_identifier(version.index_for(space))} IF EXISTS", write=True)
+        with graph.session() as session:
+            session.run(
+                f"MATCH (e:Entity) WHERE e.{property_name} IS NOT NULL "
+                f"CALL (e) {{ REMOVE e.{property_name} }} IN TRANSACTIONS OF 10000 ROWS"
+            ).consume()
 
 
 def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequence[float] | None = None,
-            k: int = 10) -> list[dict[str, Any]]:
-    """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index."""
+            k: int = 10, space: str = ENTITIES) -> list[dict[str, Any]]:
+    """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index.
+
+    ``space`` is what is searched: ``entities`` (the entity vectors) or a modality the
+    model version has vectors for (``text``, ``image``; see the module docstring). A
+    ``key`` is looked up in the same space (an entity's text vector, say).
+    """
     version = current_version(graph, model)
     if version is None:
         raise KgstoreError(f"no vectors for model {model!r} in this database",
                            hint="Train and write back first: `kgstore train` (or `kgstore write-back CKPT`).")
+    if space != ENTITIES and space not in version.modalities:
+        have = ", ".join((ENTITIES, *version.modalities))
+        raise KgstoreError(f"model {model!r} (version {version.version}) has no {space} vectors in this database "
+                           f"(it has: {have})",
+                           hint=f"Train it with `kgstore train --modalities {space}` to search its {space} vectors.")
     if k < 1:
         raise KgstoreError(f"k must be at least 1, got {k}")
     if key is not None:
-        rows = graph.query(f"MATCH (e:Entity {{key: $key}}) RETURN e.{quote_identifier(version.property_name)} AS v",
-                           {"key": key})
+        rows = graph.query(f"MATCH (e:Entity {{key: $key}}) RETURN e.{quote_identifier(version.property_for(space))} "
+                           "AS v", {"key": key})
         if not rows:
             raise KgstoreError(f"no entity with key {key!r}",
                                hint="Keys look like `<dataset>:<id>`, e.g. `fb15k-237:/m/027rn`.")
         if rows[0]["v"] is None:
-            raise KgstoreError(f"entity {key!r} has no vector in model {model!r} (version {version.version})")
+            what = "vector" if space == ENTITIES else f"{space} vector (it has no {space})"
+            raise KgstoreError(f"entity {key!r} has no {what} in model {model!r} (version {version.version})")
         vector = rows[0]["v"]
     if vector is None:
         raise KgstoreError("give a key or a vector")
@@ -232,6 +293,6 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
         "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
         "WHERE node.key <> coalesce($key, '') "
         "RETURN node.key AS key, node.name AS name, score ORDER BY score DESC LIMIT $limit",
-        {"index": version.index_name, "k": max(k + (1 if key else 0), SEARCH_WIDTH), "vector": list(vector),
+        {"index": version.index_for(space), "k": max(k + (1 if key else 0), SEARCH_WIDTH), "vector": list(vector),
          "key": key, "limit": k})
     return results

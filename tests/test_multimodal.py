@@ -8,6 +8,7 @@ Neo4j for the end-to-end `kgstore train --modalities` / `kgstore nearest --text/
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -261,7 +262,7 @@ def _write_folder_dataset(folder: Path, data_dir: Path, num_movies: int) -> list
 
 def test_train_with_modalities_then_nearest_text_and_image_through_neo4j(
         graph: Graph, run_cli, data_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    _write_folder_dataset(tmp_path / "mm", data_dir, 60)
+    movies = _write_folder_dataset(tmp_path / "mm", data_dir, 60)
     env = {"COLUMNS": "200", "KGSTORE_NUM_THREADS": "1"}
     synced = run_cli("sync", "--namespace", "mmsub", "--triples", str(tmp_path / "mm" / "triples.tsv"),
                      "--entities", str(tmp_path / "mm" / "entities.jsonl"),
@@ -272,6 +273,7 @@ def test_train_with_modalities_then_nearest_text_and_image_through_neo4j(
                       "--epochs", "40", "--dim", "32", "--patience", "0", "--lr", "0.01", "--refresh", env=env)
     assert trained.exit_code == 0, trained.output
     assert "wrote 79 vectors" in trained.output  # 60 movies + 19 genres
+    assert "wrote the text vectors" in trained.output and "wrote the image vectors" in trained.output
     row = graph.query("MATCH (m:KgModel {id: 'mm_e2e'}) RETURN m.meta_checkpoint AS ckpt, "
                       "m.meta_modalities AS modalities")[0]
     assert row["modalities"] == "text,image"
@@ -286,21 +288,22 @@ def test_train_with_modalities_then_nearest_text_and_image_through_neo4j(
     by_text = run_cli("nearest", "--text", "toys come to life when the boy leaves the room", "--model", "mm_e2e",
                       "-k", "10", env=env)
     assert by_text.exit_code == 0, by_text.output
+    assert "text vectors" in " ".join(by_text.output.split())  # a text query searches the entities' texts
     assert by_text.output.count("mmsub:") >= 10
     assert toy_story in by_text.output
+    overview = graph.query("MATCH (e:Entity {key: $key}) RETURN e.description AS d", {"key": toy_story})[0]["d"]
+    own_text = run_cli("nearest", "--text", overview, "--model", "mm_e2e", "-k", "1", env=env)
+    assert own_text.exit_code == 0 and toy_story in own_text.output, own_text.output  # its own overview: first
+    among_entities = run_cli("nearest", "--text", "toys", "--search", "entities", "--model", "mm_e2e", env=env)
+    assert among_entities.exit_code == 0, among_entities.output
+    assert "text vectors" not in " ".join(among_entities.output.split())
 
-    # the same text finds the entity's image: image vectors (alignment head) share the space
-    from trainer.checkpoint import load_checkpoint
-    from trainer.modalities import embed_query
-
-    model, _, vocab, _ = load_checkpoint(row["ckpt"])
-    query = embed_query(row["ckpt"], text="toys come to life when the boy leaves the room", model=model)
-    features = model.encoder.features
-    with_image = torch.nonzero(features.present("image")).flatten()
-    with torch.no_grad():
-        images = torch.nn.functional.normalize(features.aligned("image", with_image), dim=1).numpy()
-    ranked = [vocab["entity_keys"][int(with_image[i])] for i in np.argsort(-(images @ query))]
-    assert toy_story in ranked[:10]
+    # the same text finds the entity's image in Neo4j's image index: the spaces are shared
+    by_picture = run_cli("nearest", "--text", "toys come to life when the boy leaves the room", "--search", "image",
+                         "--model", "mm_e2e", "-k", "10", env=env)
+    assert by_picture.exit_code == 0 and "image vectors" in " ".join(by_picture.output.split()), by_picture.output
+    assert toy_story in by_picture.output
+    assert set(re.findall(r"mmsub:\S+", by_picture.output)) <= {f"mmsub:{m}" for m in movies}  # only posters
 
     # a fresh export (--refresh) keeps the snapshot's feature cache: nothing is encoded again
     again = run_cli("train", "--model", "mm_e2e", "--dataset", "mmsub", "--modalities", "image", "--epochs", "1",

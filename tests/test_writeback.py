@@ -77,14 +77,33 @@ def test_nearest_cypher_file_matches_the_python_helper(graph: Graph, run_cli) ->
     from kgstore.cypher_files import read_cypher, split_statements
 
     keys = make_entities(graph, 100)
-    vectors = np.random.default_rng(1).normal(size=(100, 8)).astype(np.float32)
-    write_vectors(graph, "file", keys, vectors)
-    (statement,) = split_statements(read_cypher("queries/nearest.cypher"))
-    from_file = graph.query(statement, {"model": "file", "key": "wb:3", "k": 5})
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(100, 8)).astype(np.float32)
+    texts = rng.normal(size=(40, 8)).astype(np.float32)  # the first 40 entities "have a text"
+    write_vectors(graph, "file", keys, vectors, modality_vectors={"text": (keys[:40], texts)})
+    by_entity, by_text = split_statements(read_cypher("queries/nearest.cypher"))
+    from_file = graph.query(by_entity, {"model": "file", "key": "wb:3", "k": 5})
     assert [r["key"] for r in from_file] == [r["key"] for r in nearest(graph, "file", key="wb:3", k=5)]
     result = run_cli("nearest", "wb:3", "-k", "5", "--model", "file", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert from_file[0]["key"] in result.output and "entity" in result.output
+
+    # the text vectors: their own index, only entities with a text, nearest by the text vectors
+    text_file = graph.query(by_text, {"model": "file", "key": "wb:3", "k": 5})
+    exact = np.argsort(-(texts / np.linalg.norm(texts, axis=1, keepdims=True)) @ (texts[3] / np.linalg.norm(texts[3])))
+    assert [r["key"] for r in text_file] == [r["key"] for r in nearest(graph, "file", key="wb:3", k=5, space="text")]
+    assert {r["key"] for r in text_file} <= set(keys[:40])
+    assert text_file[0]["key"] == keys[int(exact[1])]  # 40 vectors: the index is exact here
+    with pytest.raises(KgstoreError, match="has no image vectors"):
+        nearest(graph, "file", key="wb:3", space="image")
+    with pytest.raises(KgstoreError, match="has no text vector"):
+        nearest(graph, "file", key="wb:77", space="text")
+
+    # a new version without modalities drops the old text index and property
+    write_vectors(graph, "file", keys, vectors)
+    assert not graph.query("SHOW INDEXES YIELD name WHERE name STARTS WITH 'kgstore_file_v1' RETURN name")
+    assert graph.query("MATCH (e:Entity) WHERE e.embedding_file_v1_text IS NOT NULL RETURN count(e) AS n")[0]["n"] == 0
+    assert not graph.query(by_text, {"model": "file", "key": "wb:3", "k": 5})
 
 
 def test_bulk_write_procedure_stores_exact_floats_and_refuses_bad_blobs(graph: Graph) -> None:

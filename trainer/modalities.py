@@ -201,3 +201,32 @@ def embed_query(checkpoint: Path | str, *, text: str | None = None, image: str |
     with torch.no_grad():
         vector = model.encoder.features.project_query(modality, torch.as_tensor(raw))
     return vector[0].float().cpu().numpy()
+
+
+def modality_vectors(checkpoint: Path | str, *, device: str = "cpu",
+                     model: Any = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modality of a multimodal checkpoint, ``(entity ids, float32 [n, dim] vectors)`` of
+    the entities that have it: the alignment head applied to each entity's own text or image.
+
+    These are what a text or image query is best compared with: :func:`embed_query` puts
+    the query through the same head, so the comparison is text with text (or image with
+    image) in the shared space, plus text with image across it. Empty for a checkpoint
+    trained without modalities.
+    """
+    import torch
+
+    checkpoint = Path(checkpoint)
+    if read_manifest(checkpoint) is None:
+        return {}
+    if model is None:
+        from trainer.checkpoint import load_checkpoint
+
+        model = load_checkpoint(checkpoint, device=device)[0]
+    features = model.encoder.features
+    vectors = {}
+    with torch.no_grad():
+        for modality in features.modalities:
+            ids = torch.nonzero(features.present(modality)).flatten()
+            vectors[modality] = (ids.cpu().numpy(), features.aligned(modality, ids).float().cpu().numpy())
+    return vectors
+

@@ -97,6 +97,7 @@ def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, simi
 
     from trainer.checkpoint import entity_vectors
     from trainer.config import TrainConfig
+    from trainer.modalities import modality_vectors
 
     vocab = json.loads((checkpoint / "vocab.json").read_text())
     config = TrainConfig.load(checkpoint / "config.json")
@@ -107,8 +108,11 @@ def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, simi
             "modalities": ",".join(config.modalities) or None,
             "checkpoint": str(checkpoint.resolve()), "test_mrr": test.get("mrr"),
             "test_hits_at_10": test.get("hits@10"), "fingerprint": vocab.get("fingerprint")}
-    return write_vectors(graph, model, vocab["entity_keys"], entity_vectors(checkpoint), similarity=similarity,
-                         metadata=meta)
+    keys = vocab["entity_keys"]
+    by_modality = {modality: ([keys[i] for i in ids.tolist()], vectors)
+                   for modality, (ids, vectors) in modality_vectors(checkpoint).items()}
+    return write_vectors(graph, model, keys, entity_vectors(checkpoint), similarity=similarity, metadata=meta,
+                         modality_vectors=by_modality)
 
 
 def query_vector(graph: Graph, home: KgstoreHome, model: str, *, text: str | None = None,

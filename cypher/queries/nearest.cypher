@@ -12,3 +12,17 @@ WHERE node <> e
 RETURN node.key AS key, node.name AS name, score
 ORDER BY score DESC
 LIMIT $k;
+
+// A model trained with --modalities text,image also has, per modality, the vectors of the
+// entities' own texts and images in the same space (m.modality_vectors lists them); their
+// property and index are the entity ones with the suffix _text or _image. Movies whose
+// overview reads like this movie's overview ($key of an entity that has a text):
+MATCH (m:KgModel {id: $model}) WHERE 'text' IN m.modality_vectors
+MATCH (e:Entity {key: $key})
+CALL db.index.vector.queryNodes(m.index + '_text', CASE WHEN $k + 1 > 100 THEN $k + 1 ELSE 100 END,
+                                e[m.property + '_text'])
+  YIELD node, score
+WHERE node <> e
+RETURN node.key AS key, node.name AS name, score
+ORDER BY score DESC
+LIMIT $k;

@@ -41,6 +41,10 @@ class RGCNEncoder(nn.Module):
         num_blocks: block-diagonal decomposition with this many blocks (default None).
         dropout: dropout on the input features and between layers (default 0.0).
         conv: ``"rgcn"`` (``RGCNConv``, default) or ``"fast"`` (``FastRGCNConv``).
+        residual: add each layer's input to its output (``x + layer(x)``). The encoder then
+            starts as the plain embedding model and the messages learn a correction to it,
+            instead of having to rebuild each entity's own vector through the root weight;
+            on small dense graphs (UMLS) that is what lets R-GCN match a plain decoder.
         features: the entity input module; default a learnable embedding per entity.
     """
 
@@ -55,6 +59,7 @@ class RGCNEncoder(nn.Module):
         num_blocks: int | None = None,
         dropout: float = 0.0,
         conv: str = "rgcn",
+        residual: bool = False,
         features: EntityFeatures | None = None,
     ) -> None:
         super().__init__()
@@ -68,6 +73,7 @@ class RGCNEncoder(nn.Module):
             raise ValueError(f"conv must be 'rgcn' or 'fast', got {conv!r}")
         self.num_entities, self.num_relations, self.dim = num_entities, num_relations, dim
         self.num_layers, self.num_bases, self.num_blocks, self.conv = num_layers, num_bases, num_blocks, conv
+        self.residual = residual
         self.features = features if features is not None else EmbeddingFeatures(num_entities=num_entities, dim=dim)
         if self.features.dim != dim:
             raise ValueError(f"features give {self.features.dim}-wide vectors, the encoder expects {dim}")
@@ -99,11 +105,11 @@ class RGCNEncoder(nn.Module):
             raise ValueError("an R-GCN encoder with layers needs edge_index and edge_type")
         x = self.dropout(x)
         for i, layer in enumerate(self.layers):
-            x = layer(x, edge_index, edge_type)
+            x = x + layer(x, edge_index, edge_type) if self.residual else layer(x, edge_index, edge_type)
             if i < len(self.layers) - 1:
                 x = self.dropout(x.relu())
         return x
 
     def extra_repr(self) -> str:
         return (f"num_layers={self.num_layers}, num_bases={self.num_bases}, num_blocks={self.num_blocks}, "
-                f"conv={self.conv!r}")
+                f"conv={self.conv!r}, residual={self.residual}")
