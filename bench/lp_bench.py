@@ -57,7 +57,8 @@ def run_kgstore(snapshot, model: str, args) -> dict:
     from trainer.train import train
 
     decoder = RGCN_MODELS.get(model, model)
-    extra = {"num_layers": 1, "num_bases": 4} if model in RGCN_MODELS else {}
+    extra = ({"num_layers": 1, "num_bases": 4, "encoder_kwargs": {"residual": args.residual}}
+             if model in RGCN_MODELS else {})
     config = TrainConfig(decoder=decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                          loss=args.loss, optimizer=args.optimizer, regularization=args.regularization,
                          dropout=args.dropout, eval_every=args.eval_every, patience=args.patience,
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--optimizer", default="adam", help="kgstore optimizer: adam or adagrad")
     parser.add_argument("--regularization", type=float, default=0.0, help="kgstore N3 weight")
     parser.add_argument("--dropout", type=float, default=0.3, help="kgstore query dropout")
+    parser.add_argument("--residual", action="store_true", help="R-GCN rows: residual layers, x + layer(x)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="kgstore validation every N epochs, keeping the best (0 = last epoch only)")
     parser.add_argument("--patience", type=int, default=0, help="kgstore early-stopping patience (0 = never)")

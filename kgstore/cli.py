@@ -728,7 +728,7 @@ def nearest(ctx: click.Context, key: str | None, k: int, model: str, text: str |
       kgstore nearest --text "a boy and his toys" --search image
       kgstore nearest --image poster.jpg
     """
-    from kgstore.writeback import ENTITIES, current_version
+    from kgstore.writeback import ENTITIES, current_version, searchable_version
     from kgstore.writeback import nearest as nearest_entities
 
     if sum(x is not None for x in (key, text, image)) != 1:
@@ -738,6 +738,7 @@ def nearest(ctx: click.Context, key: str | None, k: int, model: str, text: str |
             version = current_version(graph, model)
             own = "text" if text is not None else "image" if image is not None else ENTITIES
             space = own if version is not None and own in version.modalities else ENTITIES
+        searchable_version(graph, model, space)  # before encoding the query: a missing space fails fast
         if key is not None:
             rows = nearest_entities(graph, model, key=key, k=k, space=space)
         else:

@@ -32,7 +32,8 @@ MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 SIMILARITIES = ("cosine", "euclidean")
 WRITE_BATCH = 10_000
 INDEX_WAIT_S = 4 * 3600  # HNSW population of 1M vectors takes well over 10 minutes on 2 cores
-INDEX_POLL_S = 2.0
+INDEX_POLL_S = 2.0  # the longest wait between two looks at a populating index
+INDEX_FIRST_POLL_S = 0.05  # the first wait: a small graph's index is ONLINE within a second; waits double
 # The fewest candidates `nearest` asks of the vector index: its HNSW search keeps as many as
 # it is asked for, so asking for 100 and keeping k buys recall (recall@10 on 100,000 random
 # vectors of dim 128: 0.39 asking for 10, 0.76 asking for 100; bench/writeback_bench.py).
@@ -229,6 +230,7 @@ def await_online(graph: Graph, index: str, *, timeout: float = INDEX_WAIT_S) -> 
     transaction timeout of the server cuts a long population (a million vectors) short.
     """
     deadline = time.monotonic() + timeout
+    wait = INDEX_FIRST_POLL_S
     while True:
         rows = graph.query("SHOW INDEXES YIELD name, state, populationPercent, failureMessage "
                            "WHERE name = $name RETURN state, populationPercent AS done, failureMessage AS why",
@@ -243,7 +245,8 @@ def await_online(graph: Graph, index: str, *, timeout: float = INDEX_WAIT_S) -> 
         if time.monotonic() > deadline:
             raise KgstoreError(f"vector index {index} is still {state} ({rows[0]['done']:.0f}% populated) after "
                                f"{timeout:.0f} s", hint="It keeps building in Neo4j: check with `kgstore status`.")
-        time.sleep(INDEX_POLL_S)
+        time.sleep(wait)
+        wait = min(2 * wait, INDEX_POLL_S)
 
 
 def drop_version(graph: Graph, version: ModelVersion) -> None:
@@ -258,14 +261,8 @@ def drop_version(graph: Graph, version: ModelVersion) -> None:
             ).consume()
 
 
-def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequence[float] | None = None,
-            k: int = 10, space: str = ENTITIES) -> list[dict[str, Any]]:
-    """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index.
-
-    ``space`` is what is searched: ``entities`` (the entity vectors) or a modality the
-    model version has vectors for (``text``, ``image``; see the module docstring). A
-    ``key`` is looked up in the same space (an entity's text vector, say).
-    """
+def searchable_version(graph: Graph, model: str, space: str = ENTITIES) -> ModelVersion:
+    """``model``'s current version, which must have ``space`` vectors; a clear error otherwise."""
     version = current_version(graph, model)
     if version is None:
         raise KgstoreError(f"no vectors for model {model!r} in this database",
@@ -275,6 +272,18 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
         raise KgstoreError(f"model {model!r} (version {version.version}) has no {space} vectors in this database "
                            f"(it has: {have})",
                            hint=f"Train it with `kgstore train --modalities {space}` to search its {space} vectors.")
+    return version
+
+
+def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequence[float] | None = None,
+            k: int = 10, space: str = ENTITIES) -> list[dict[str, Any]]:
+    """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index.
+
+    ``space`` is what is searched: ``entities`` (the entity vectors) or a modality the
+    model version has vectors for (``text``, ``image``; see the module docstring). A
+    ``key`` is looked up in the same space (an entity's text vector, say).
+    """
+    version = searchable_version(graph, model, space)
     if k < 1:
         raise KgstoreError(f"k must be at least 1, got {k}")
     if key is not None:
