@@ -147,7 +147,8 @@ def print_header(args) -> None:
     print(f"recipe: dim {args.dim}, batch {args.batch_size}, epochs {args.epochs}, max seconds {args.max_seconds}; "
           f"kgstore {kg_loss}, {args.optimizer} lr {args.lr}, N3 {args.regularization}, dropout {args.dropout}; "
           f"PyKEEN LCWA softmax CE, {args.pykeen_optimizer or args.optimizer} lr {args.pykeen_lr or args.lr}; "
-          f"reciprocal relations, seed {args.seed}")
+          f"reciprocal relations, seed {args.seed}; R-GCN rows: 1 layer, 4 bases"
+          f"{', residual' if args.residual else ''}")
 
 
 ROW = "{:<10} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}"

@@ -95,6 +95,21 @@ def test_rgcn_variants_give_shapes(decomposition: dict, conv: str) -> None:
     assert encoder.features.weight.grad is not None
 
 
+def test_residual_rgcn_adds_each_layer_to_its_input() -> None:
+    snapshot = nations()
+    edge_index, edge_type = message_graph(snapshot.split("train"), snapshot.num_relations)
+    encoder = RGCNEncoder(num_entities=snapshot.num_entities, num_relations=2 * snapshot.num_relations, dim=8,
+                          num_layers=1, residual=True).eval()
+    ids = torch.arange(snapshot.num_entities)
+    with torch.no_grad():
+        x = encoder.features(ids)
+        torch.testing.assert_close(encoder(ids, edge_index, edge_type), x + encoder.layers[0](x, edge_index, edge_type))
+        for parameter in encoder.layers.parameters():
+            parameter.zero_()
+        torch.testing.assert_close(encoder(ids, edge_index, edge_type), x)  # no messages: the plain embedding
+    assert "residual=True" in repr(encoder)
+
+
 def test_rgcn_rejects_two_decompositions() -> None:
     with pytest.raises(ValueError, match="not both"):
         RGCNEncoder(num_entities=3, num_relations=2, dim=4, num_bases=2, num_blocks=2)
