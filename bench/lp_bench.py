@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 PYKEEN_MODELS = {"distmult": "DistMult", "complex": "ComplEx", "rotate": "RotatE", "transe": "TransE"}
 COMPLEX_DIM = {"complex", "rotate"}  # PyKEEN counts complex numbers
-# kgstore-only rows: R-GCN (1 layer, 4 bases) under a decoder
+# kgstore-only rows: R-GCN (--rgcn-layers, default 1; 4 bases; --residual) under a decoder
 RGCN_MODELS = {"rgcn-distmult": "distmult", "rgcn-complex": "complex"}
 DEFAULTS = {"dim": 200, "lr": 3e-3, "batch_size": 256, "epochs": 100}
 
@@ -57,7 +57,7 @@ def run_kgstore(snapshot, model: str, args) -> dict:
     from trainer.train import train
 
     decoder = RGCN_MODELS.get(model, model)
-    extra = ({"num_layers": 1, "num_bases": 4, "encoder_kwargs": {"residual": args.residual}}
+    extra = ({"num_layers": args.rgcn_layers, "num_bases": 4, "encoder_kwargs": {"residual": args.residual}}
              if model in RGCN_MODELS else {})
     config = TrainConfig(decoder=decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                          loss=args.loss, optimizer=args.optimizer, regularization=args.regularization,
@@ -147,7 +147,7 @@ def print_header(args) -> None:
     print(f"recipe: dim {args.dim}, batch {args.batch_size}, epochs {args.epochs}, max seconds {args.max_seconds}; "
           f"kgstore {kg_loss}, {args.optimizer} lr {args.lr}, N3 {args.regularization}, dropout {args.dropout}; "
           f"PyKEEN LCWA softmax CE, {args.pykeen_optimizer or args.optimizer} lr {args.pykeen_lr or args.lr}; "
-          f"reciprocal relations, seed {args.seed}; R-GCN rows: 1 layer, 4 bases"
+          f"reciprocal relations, seed {args.seed}; R-GCN rows: {args.rgcn_layers} layer(s), 4 bases"
           f"{', residual' if args.residual else ''}")
 
 
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--regularization", type=float, default=0.0, help="kgstore N3 weight")
     parser.add_argument("--dropout", type=float, default=0.3, help="kgstore query dropout")
     parser.add_argument("--residual", action="store_true", help="R-GCN rows: residual layers, x + layer(x)")
+    parser.add_argument("--rgcn-layers", type=int, default=1, help="R-GCN rows: message-passing layers")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="kgstore validation every N epochs, keeping the best (0 = last epoch only)")
     parser.add_argument("--patience", type=int, default=0, help="kgstore early-stopping patience (0 = never)")
