@@ -474,8 +474,8 @@ def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: b
 @connection_options
 @click.pass_context
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, decoder: str, dim: int,
-          layers: int, residual: bool, epochs: int, lr: float, optimizer: str, batch_size: int, loss: str, regularization: float,
-          dropout: float, patience: int,
+          layers: int, residual: bool, epochs: int, lr: float, optimizer: str, batch_size: int, loss: str,
+          regularization: float, dropout: float, patience: int,
           max_seconds: float | None, device: str, seed: int, resume: Path | None, refresh: bool,
           no_write_back: bool, similarity: str, modalities: list[str], text_encoder: str,
           text_checkpoint: Path | None, image_encoder: str, image_checkpoint: Path | None, align_weight: float,
@@ -502,7 +502,8 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     if residual and not layers:
         raise click.UsageError("--residual needs R-GCN layers (--layers 1 or more)")
     config = TrainConfig(decoder=decoder, dim=dim, num_layers=layers,
-                         encoder_kwargs={"residual": True} if residual else {}, epochs=epochs, lr=lr, batch_size=batch_size,
+                         encoder_kwargs={"residual": True} if residual else {}, epochs=epochs, lr=lr,
+                         batch_size=batch_size,
                          loss=loss, optimizer=optimizer, regularization=regularization, dropout=dropout,
                          patience=patience, max_seconds=max_seconds, device=device, seed=seed,
                          modalities=modalities, text_encoder=text_encoder,

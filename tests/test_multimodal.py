@@ -8,8 +8,8 @@ Neo4j for the end-to-end `kgstore train --modalities` / `kgstore nearest --text/
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 from pathlib import Path
 
 import numpy as np
