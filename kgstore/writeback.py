@@ -134,15 +134,18 @@ def write_vectors(
 
     started = time.monotonic()
     previous = current_version(graph, model)
-    latest = graph.query("MATCH (m:KgModel {id: $model}) RETURN coalesce(m.latest_version, 0) AS v",
-                         {"model": model})
-    version = ModelVersion(model, (latest[0]["v"] if latest else 0) + 1, dimension, similarity,
+    # One round trip claims the next version number (it was a read and a write).
+    claimed = graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = coalesce(m.latest_version, 0) + 1 "
+                          "RETURN m.latest_version AS v", {"model": model}, write=True)
+    version = ModelVersion(model, int(claimed[0]["v"]), dimension, similarity,
                            tuple(space for space in spaces if space != ENTITIES))
-    graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = $v",
-                {"model": model, "v": version.version}, write=True)
 
+    # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
+    # procedure call writes it (an index lookup and a property write per vector); without
+    # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
+    bulk = graph.has_routine("kgstore.writeVectors", "PROCEDURES")
     written = {space: _write_property(graph, version.property_for(space), space_keys, matrix, batch_size,
-                                      on_batch if space == ENTITIES else None)
+                                      on_batch if space == ENTITIES else None, bulk=bulk)
                for space, (space_keys, matrix) in spaces.items()}
     write_done = time.monotonic()
     for space, (_, matrix) in spaces.items():
@@ -187,13 +190,11 @@ def _checked_matrix(keys: Sequence[str], vectors: Any, space: str) -> Any:
 
 
 def _write_property(graph: Graph, property_name: str, keys: Sequence[str], matrix: Any, batch_size: int,
-                    on_batch: Callable[[int], None] | None) -> int:
-    """Set ``matrix[i]`` as ``property_name`` of the entity keyed ``keys[i]``; how many were found."""
+                    on_batch: Callable[[int], None] | None, *, bulk: bool) -> int:
+    """Set ``matrix[i]`` as ``property_name`` of the entity keyed ``keys[i]``; how many were found.
+
+    ``bulk``: the server has ``kgstore.writeVectors`` (else plain Cypher)."""
     dimension = int(matrix.shape[1])
-    # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
-    # procedure call writes it (an index lookup and a property write per vector); without
-    # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
-    bulk = graph.has_routine("kgstore.writeVectors", "PROCEDURES")
     if bulk:
         statement = ("CALL kgstore.writeVectors($property, $keys, $vectors, $dim) YIELD written "
                      "RETURN written")
