@@ -435,7 +435,7 @@ def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: b
               help="R-GCN layers (0 = plain embeddings).")
 @click.option("--residual", is_flag=True,
               help="R-GCN layers add their input to their output (x + layer(x)): the messages correct the "
-                   "plain embedding instead of rebuilding it (UMLS: MRR 0.936 vs 0.935).")
+                   "plain embedding instead of rebuilding it (UMLS, 3 seeds: MRR 0.940 on average).")
 @click.option("--epochs", type=click.IntRange(1), default=200, show_default=True, help="Epoch cap.")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Learning rate.")
 @click.option("--optimizer", type=click.Choice(["adam", "adagrad"]), default="adam", show_default=True,
