@@ -735,25 +735,25 @@ def nearest(ctx: click.Context, key: str | None, k: int, model: str, text: str |
       kgstore nearest --text "a boy and his toys" --search image
       kgstore nearest --image poster.jpg
     """
-    from kgstore.writeback import ENTITIES, current_version, searchable_version
+    from kgstore.writeback import ENTITIES, current_version, require_space
     from kgstore.writeback import nearest as nearest_entities
 
     if sum(x is not None for x in (key, text, image)) != 1:
         raise click.UsageError("give exactly one of KEY, --text or --image")
     with open_graph(ctx, **conn) as graph:
+        version = require_space(current_version(graph, model), model)
         if space is None:
-            version = current_version(graph, model)
             own = "text" if text is not None else "image" if image is not None else ENTITIES
-            space = own if version is not None and own in version.modalities else ENTITIES
-        searchable_version(graph, model, space)  # before encoding the query: a missing space fails fast
+            space = own if own in version.modalities else ENTITIES
+        require_space(version, model, space)  # before encoding the query: a missing space fails fast
         if key is not None:
-            rows = nearest_entities(graph, model, key=key, k=k, space=space)
+            rows = nearest_entities(graph, model, key=key, k=k, space=space, version=version)
         else:
             _need_trainer()
             from trainer.pipeline import query_vector
 
             vector = query_vector(graph, _home(ctx), model, text=text, image=image)
-            rows = nearest_entities(graph, model, vector=vector, k=k, space=space)
+            rows = nearest_entities(graph, model, vector=vector, k=k, space=space, version=version)
     title = key if key is not None else (f"text {text!r}" if text is not None else f"image {image}")
     searched = "" if space == ENTITIES else f", {space} vectors"
     table = Table(title=f"nearest to {title} ({model}{searched})")

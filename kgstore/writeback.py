@@ -262,9 +262,9 @@ def drop_version(graph: Graph, version: ModelVersion) -> None:
             ).consume()
 
 
-def searchable_version(graph: Graph, model: str, space: str = ENTITIES) -> ModelVersion:
-    """``model``'s current version, which must have ``space`` vectors; a clear error otherwise."""
-    version = current_version(graph, model)
+def require_space(version: ModelVersion | None, model: str, space: str = ENTITIES) -> ModelVersion:
+    """``version`` (``model``'s current one, None if it has none), which must have ``space``
+    vectors; a clear error otherwise. No I/O: callers check before encoding a query."""
     if version is None:
         raise KgstoreError(f"no vectors for model {model!r} in this database",
                            hint="Train and write back first: `kgstore train` (or `kgstore write-back CKPT`).")
@@ -277,14 +277,15 @@ def searchable_version(graph: Graph, model: str, space: str = ENTITIES) -> Model
 
 
 def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequence[float] | None = None,
-            k: int = 10, space: str = ENTITIES) -> list[dict[str, Any]]:
+            k: int = 10, space: str = ENTITIES, version: ModelVersion | None = None) -> list[dict[str, Any]]:
     """The ``k`` entities nearest to ``key`` (itself excluded) or to ``vector``, via the vector index.
 
     ``space`` is what is searched: ``entities`` (the entity vectors) or a modality the
     model version has vectors for (``text``, ``image``; see the module docstring). A
-    ``key`` is looked up in the same space (an entity's text vector, say).
+    ``key`` is looked up in the same space (an entity's text vector, say). ``version``: the
+    model's current version when the caller already read it (saves the lookup).
     """
-    version = searchable_version(graph, model, space)
+    version = require_space(version or current_version(graph, model), model, space)
     if k < 1:
         raise KgstoreError(f"k must be at least 1, got {k}")
     if key is not None:

@@ -147,11 +147,8 @@ class TopK:
         fetch = min(self.model.num_entities, k + max(len(e) for e in excluded))
         if self.index is not None and self.kind == "exact" and self.form.metric(self.model.decoder) == "ip":
             distances, ids = self._search(entity, relation, fetch)  # exact inner products: the scores
-            results = []
-            for row_ids, values, drop in zip(ids, distances, excluded, strict=True):
-                keep = (row_ids >= 0) & ~np.isin(row_ids, drop)
-                results.append((row_ids[keep][:k], values[keep][:k]))
-            return results
+            return [_best(row_ids, values, drop, k) for row_ids, values, drop in zip(ids, distances, excluded,
+                                                                                       strict=True)]
         chunk = max(1, RESCORE_BUDGET // (fetch * self.entities.size(1)))
         results: list[tuple[np.ndarray, np.ndarray]] = []
         for start in range(0, num, chunk):
@@ -163,9 +160,8 @@ class TopK:
             order = torch.sort(scores, dim=1, descending=True, stable=True).indices
             candidates = candidates.gather(1, order).cpu().numpy()
             scores = scores.gather(1, order).float().cpu().numpy()
-            for ids, values, drop in zip(candidates, scores, excluded[rows], strict=True):
-                keep = (ids >= 0) & ~np.isin(ids, drop)
-                results.append((ids[keep][:k], values[keep][:k]))
+            results.extend(_best(ids, values, drop, k)
+                           for ids, values, drop in zip(candidates, scores, excluded[rows], strict=True))
         return results
 
     def _candidates(self, entity: Tensor, relation: Tensor, fetch: int) -> Tensor:
@@ -208,3 +204,9 @@ class TopK:
         out[~head] = decoder.score(query[~head], rel[~head], answer[~head]).to(out.dtype)
         out[head] = decoder.score(answer[head], rel[head] - num_relations, query[head]).to(out.dtype)
         return out.reshape(num, width)
+
+
+def _best(ids: np.ndarray, scores: np.ndarray, exclude: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` of sorted candidates, without padding (``-1``) and ``exclude`` ids."""
+    keep = (ids >= 0) & ~np.isin(ids, exclude)
+    return ids[keep][:k], scores[keep][:k]
