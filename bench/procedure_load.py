@@ -25,7 +25,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench_server import bench_server  # noqa: E402
 
 from kgstore import sidecar_process  # noqa: E402
 from kgstore.driver import connect  # noqa: E402
@@ -114,30 +115,11 @@ def run_load(call: Callable[[random.Random], None], clients: int, seconds: float
             "p99": percentile(flat, 0.99), "errors": len(errors), "first_error": errors[0] if errors else ""}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", type=Path, help="use this kgstore home's server (and its trained --model)")
-    parser.add_argument("--model", default="fbload", help="model name (trained here when the home lacks it)")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=120.0,
-                        help="seconds of unmeasured load first: on 2 cores the JIT compiles Neo4j's Bolt and "
-                             "Cypher paths for about two minutes")
-    parser.add_argument("--sidecar-workers", type=int, default=1, help="kgstore serve --workers")
-    parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
-    args = parser.parse_args()
-
-    home = args.home or Path(tempfile.mkdtemp(prefix="kgstore-load-bench-")) / "home"
-    server = ManagedServer(home)
-    if args.home is None:
-        server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size="1g",
-                       pagecache_size="512m", echo=lambda _: None)
-    started_here = not server.is_running()
-    if started_here:
-        server.start(echo=lambda _: None)
+def measure(server: ManagedServer, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """Train a model when the home lacks one, start the sidecar, and run the three loads."""
     sidecar_started = False
     try:
-        graph = connect(home=home)
+        graph = connect(home=server.home)
         if current_version(graph, args.model) is None:
             from trainer.config import TrainConfig
             from trainer.pipeline import train_model
@@ -208,11 +190,28 @@ def main() -> None:
                 ("Bolt floor: MATCH, no CALL",
                  meter.measure(lambda: run_load(bolt_floor, args.clients, args.seconds)))]
         graph.close()
+        return rows
     finally:
         if sidecar_started:
             sidecar_process.stop_detached(server.home)
-        if started_here:
-            server.stop(echo=lambda _: None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, help="use this kgstore home's server (and its trained --model)")
+    parser.add_argument("--model", default="fbload", help="model name (trained here when the home lacks it)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=120.0,
+                        help="seconds of unmeasured load first: on 2 cores the JIT compiles Neo4j's Bolt and "
+                             "Cypher paths for about two minutes")
+    parser.add_argument("--sidecar-workers", type=int, default=1, help="kgstore serve --workers")
+    parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
+    args = parser.parse_args()
+
+    install = {"heap_size": "1g", "pagecache_size": "512m", "sidecar_port": free_port()}
+    with bench_server(args.home, "kgstore-load-bench-", **install) as (server, _):
+        rows = measure(server, args)
     print(f"{'path':<30} {'calls':>8} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
           f"   CPU ms per call: {'neo4j':>6} {'sidecar':>7} {'clients':>7}")
     for name, r in rows:

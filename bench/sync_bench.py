@@ -24,15 +24,16 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_server import bench_server  # noqa: E402
+
 from kgstore.driver import connect  # noqa: E402
-from kgstore.server import ManagedServer, free_port  # noqa: E402
+from kgstore.server import ManagedServer  # noqa: E402
 
 SPLITS = ("train", "valid", "test")
 
@@ -124,6 +125,35 @@ def load_csv(graph, server: ManagedServer, folder: Path, namespace: str) -> dict
     return {"seconds": seconds, "triples": created, "mode": "LOAD CSV", "rss_mb": None}
 
 
+def measure(server: ManagedServer, work: Path, source: Path, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """Import growing subsets with ``kgstore sync`` in fresh processes, and the whole with LOAD CSV."""
+    env = {**os.environ, "KGSTORE_HOME": str(server.home.root)}
+    for name in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        env.pop(name, None)
+    os.environ["KGSTORE_HOME"] = str(server.home.root)
+    graph = connect(home=server.home)
+    info = graph.server_info()
+    print(f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{info['name']} {info['version']} {info['edition']}, kgstore sync vs LOAD CSV")
+    rows = []
+    fractions = [float(f) for f in args.fractions.split(",")]
+    folders = {}
+    for fraction in fractions:
+        folders[fraction] = work / f"fb{int(fraction * 100)}"
+        subset(source, folders[fraction], fraction)
+    # Smaller runs first: they also warm the JVM up, so both 100 % runs below (LOAD CSV
+    # first, kgstore second, on a store that has grown) meet the same warm server.
+    for fraction in fractions[:-1]:
+        namespace = f"bench{int(fraction * 100)}"
+        rows.append((f"kgstore sync {fraction:.0%}", run_sync(folders[fraction], namespace, env)))
+    full = folders[fractions[-1]]
+    rows.append(("LOAD CSV 100%", load_csv(graph, server, full, "loadcsv")))
+    rows.append((f"kgstore sync {fractions[-1]:.0%}", run_sync(full, "bench100", env)))
+    rows.append(("kgstore sync again", run_sync(full, "bench100", env)))
+    graph.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, help="use this kgstore home's server (started if stopped)")
@@ -133,43 +163,8 @@ def main() -> None:
     source = data_dir()
     if not (source / "train.txt").is_file():
         raise SystemExit(f"FB15k-237 not found in {source}: set KGSTORE_DATA")
-    work = Path(tempfile.mkdtemp(prefix="kgstore-sync-bench-"))
-    home = args.home or work / "home"
-    server = ManagedServer(home)
-    started_here = False
-    if args.home is None:
-        server.install(bolt_port=free_port(), http_port=free_port(), echo=lambda _: None)
-    if not server.is_running():
-        server.start(echo=lambda _: None)
-        started_here = True
-    env = {**os.environ, "KGSTORE_HOME": str(home)}
-    for name in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-        env.pop(name, None)
-    os.environ["KGSTORE_HOME"] = str(home)
-    try:
-        graph = connect(home=home)
-        info = graph.server_info()
-        print(f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"{info['name']} {info['version']} {info['edition']}, kgstore sync vs LOAD CSV")
-        rows = []
-        fractions = [float(f) for f in args.fractions.split(",")]
-        folders = {}
-        for fraction in fractions:
-            folders[fraction] = work / f"fb{int(fraction * 100)}"
-            subset(source, folders[fraction], fraction)
-        # Smaller runs first: they also warm the JVM up, so both 100 % runs below (LOAD CSV
-        # first, kgstore second, on a store that has grown) meet the same warm server.
-        for fraction in fractions[:-1]:
-            namespace = f"bench{int(fraction * 100)}"
-            rows.append((f"kgstore sync {fraction:.0%}", run_sync(folders[fraction], namespace, env)))
-        full = folders[fractions[-1]]
-        rows.append(("LOAD CSV 100%", load_csv(graph, server, full, "loadcsv")))
-        rows.append((f"kgstore sync {fractions[-1]:.0%}", run_sync(full, "bench100", env)))
-        rows.append(("kgstore sync again", run_sync(full, "bench100", env)))
-        graph.close()
-    finally:
-        if started_here:
-            server.stop(echo=lambda _: None)
+    with bench_server(args.home, "kgstore-sync-bench-") as (server, work):
+        rows = measure(server, work, source, args)
 
     print(f"{'run':<22} {'mode':<9} {'triples':>9} {'seconds':>8} {'triples/s':>10} {'peak RSS MB':>12}")
     for name, r in rows:

@@ -18,7 +18,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +26,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_server import bench_server  # noqa: E402
+
 from kgstore.driver import Graph, connect  # noqa: E402
 from kgstore.schema import apply_schema  # noqa: E402
-from kgstore.server import ManagedServer, free_port  # noqa: E402
 from kgstore.writeback import current_version, write_vectors  # noqa: E402
 
 FETCHES = (10, 100)
@@ -85,17 +85,9 @@ def main() -> None:
     parser.add_argument("--dims", default="128,256")
     args = parser.parse_args()
 
-    home = args.home or Path(tempfile.mkdtemp(prefix="kgstore-wb-bench-")) / "home"
-    server = ManagedServer(home)
-    if args.home is None:
-        server.install(bolt_port=free_port(), http_port=free_port(), heap_size="2g", pagecache_size="2g",
-                       echo=lambda _: None)
-    started_here = not server.is_running()
-    if started_here:
-        server.start(echo=lambda _: None)
     rows = []
-    try:
-        graph = connect(home=home)
+    with bench_server(args.home, "kgstore-wb-bench-", heap_size="2g", pagecache_size="2g") as (server, _):
+        graph = connect(home=server.home)
         info = graph.server_info()
         print(f"# {platform.node()}: {os.cpu_count()} CPUs, {info['name']} {info['version']}, write-back benchmark")
         apply_schema(graph)  # the :Entity(key) constraint every synced graph has
@@ -116,9 +108,6 @@ def main() -> None:
                     rows.append((name, dim, result.vectors, total, result.vectors / total, quality,
                                  result.write_seconds, result.index_seconds, fetch))
         graph.close()
-    finally:
-        if started_here:
-            server.stop(echo=lambda _: None)
     print(f"{'graph':<20} {'dim':>4} {'vectors':>10} {'write s':>8} {'written/s':>10} {'index s':>8} "
           f"{'total/s':>9} {'fetch':>5} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}")
     for name, dim, n, _seconds, rate, q, write_s, index_s, fetch in rows:

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.driver.AuthTokens;
 import org.neo4j.driver.Driver;
@@ -42,12 +43,15 @@ class SidecarProceduresTest {
     private Driver driver;
     private StandInSidecar sidecar;
     private Path conf;
+    /** The kgstore.conf the tests rewrite; JUnit deletes the folder after the class. */
+    @TempDir
+    static Path confDir;
     private Instant lastWrite = Instant.now();
 
     @BeforeAll
     void start() throws IOException {
         sidecar = new StandInSidecar();
-        conf = Files.createTempDirectory("kgstore-conf").resolve("kgstore.conf");
+        conf = confDir.resolve("kgstore.conf");
         KgstoreConf.useFile(conf);
         neo4j = Neo4jBuilders.newInProcessBuilder()
                 .withDisabledServer()
