@@ -6,7 +6,9 @@ into ``embedding_<model>_v<n>`` on the ``:Entity`` nodes, builds the vector inde
 ``(:KgModel {id: <model>})`` node switch to it, in one transaction. Readers that go
 through the ``KgModel`` node (``kgstore nearest``, ``cypher/queries/nearest.cypher``,
 ``kgstore.nearest``) therefore see the old version or the new one, never a mix. The
-previous version's property and index are removed afterwards.
+previous version's property and index are removed afterwards. A write-back that fails or
+is interrupted (Ctrl-C) removes what it had written, and of two write-backs of one model
+that overlap, the higher version number stays current whichever ends last.
 
 A model trained with modalities also gets, in the same version, the *modality vectors* of
 the entities that have a text or an image: the alignment head's vector of their own text
@@ -133,44 +135,89 @@ def write_vectors(
     dimension = int(spaces[ENTITIES][1].shape[1])
 
     started = time.monotonic()
-    previous = current_version(graph, model)
-    # One round trip claims the next version number (it was a read and a write).
+    # One round trip claims the next version number: the SET reads the property it writes,
+    # so Cypher takes the node's write lock first and concurrent claims get distinct numbers.
     claimed = graph.query("MERGE (m:KgModel {id: $model}) SET m.latest_version = coalesce(m.latest_version, 0) + 1 "
                           "RETURN m.latest_version AS v", {"model": model}, write=True)
     version = ModelVersion(model, int(claimed[0]["v"]), dimension, similarity,
                            tuple(space for space in spaces if space != ENTITIES))
+    try:
+        written = _write_spaces(graph, version, spaces, batch_size, on_batch)
+        write_done = time.monotonic()
+        for space, (_, matrix) in spaces.items():
+            graph.query(
+                f"CREATE VECTOR INDEX {quote_identifier(version.index_for(space))} IF NOT EXISTS "
+                f"FOR (e:Entity) ON (e.{quote_identifier(version.property_for(space))}) "
+                "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
+                {"dim": int(matrix.shape[1]), "sim": similarity}, write=True)
+        for space in spaces:
+            await_online(graph, version.index_for(space), timeout=index_timeout)
+        index_done = time.monotonic()
+        meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
+        replaced = _switch(graph, version, written[ENTITIES], meta)
+    except BaseException as error:  # Ctrl-C included: readers never saw this version, so nothing of it stays
+        _discard(graph, version, error)
+        raise
+    if replaced is not None and replaced.version > version.version:
+        drop_version(graph, version)
+        raise KgstoreError(f"model {model!r}: version {replaced.version} was written while version "
+                           f"{version.version} was being written; the newer one stays and this one was discarded",
+                           hint="Two write-backs of one model ran at once; give them different --model names.")
+    if replaced is not None:
+        drop_version(graph, replaced)
+    return WriteBackResult(version, written[ENTITIES], time.monotonic() - started, len(keys) - written[ENTITIES],
+                           write_seconds=write_done - started, index_seconds=index_done - write_done)
 
+
+def _write_spaces(graph: Graph, version: ModelVersion, spaces: dict[str, tuple[list[str], Any]], batch_size: int,
+                  on_batch: Callable[[int], None] | None) -> dict[str, int]:
+    """Write every space's vectors into ``version``'s properties; how many entities each reached."""
     # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
     # procedure call writes it (an index lookup and a property write per vector); without
     # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
     bulk = graph.has_routine("kgstore.writeVectors", "PROCEDURES")
-    written = {space: _write_property(graph, version.property_for(space), space_keys, matrix, batch_size,
-                                      on_batch if space == ENTITIES else None, bulk=bulk)
-               for space, (space_keys, matrix) in spaces.items()}
-    write_done = time.monotonic()
-    for space, (_, matrix) in spaces.items():
-        graph.query(
-            f"CREATE VECTOR INDEX {quote_identifier(version.index_for(space))} IF NOT EXISTS "
-            f"FOR (e:Entity) ON (e.{quote_identifier(version.property_for(space))}) "
-            "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: $sim}}",
-            {"dim": int(matrix.shape[1]), "sim": similarity}, write=True)
-    for space in spaces:
-        await_online(graph, version.index_for(space), timeout=index_timeout)
-    index_done = time.monotonic()
+    return {space: _write_property(graph, version.property_for(space), space_keys, matrix, batch_size,
+                                   on_batch if space == ENTITIES else None, bulk=bulk)
+            for space, (space_keys, matrix) in spaces.items()}
 
-    meta = {f"meta_{k}": v for k, v in (metadata or {}).items() if v is not None}
-    graph.query(
-        "MATCH (m:KgModel {id: $model}) "
-        "SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, "
-        "    m.similarity = $sim, m.vectors = $n, m.modality_vectors = $modalities, m.written_at = datetime(), "
-        "    m += $meta",
-        {"model": model, "v": version.version, "property": version.property_name, "index": version.index_name,
-         "dim": dimension, "sim": similarity, "n": written[ENTITIES], "modalities": list(version.modalities),
-         "meta": meta}, write=True)
-    if previous is not None and previous.version != version.version:
-        drop_version(graph, previous)
-    return WriteBackResult(version, written[ENTITIES], time.monotonic() - started, len(keys) - written[ENTITIES],
-                           write_seconds=write_done - started, index_seconds=index_done - write_done)
+
+# The switch to a new version, in one transaction under the KgModel node's write lock (taken
+# by the first SET, which reads what it writes), so that what it reads as the current version
+# cannot change before it commits: of two write-backs of one model that end together, the
+# higher version number stays current whatever the order they finish in.
+SWITCH = """
+MATCH (m:KgModel {id: $model})
+SET m.latest_version = m.latest_version
+WITH m, m.version AS replaced, m.dimension AS dimension, m.similarity AS similarity,
+     coalesce(m.modality_vectors, []) AS modalities
+CALL (m, replaced) {
+  WITH m WHERE replaced IS NULL OR replaced < $v
+  SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, m.similarity = $sim,
+      m.vectors = $n, m.modality_vectors = $modalities, m.written_at = datetime(), m += $meta
+}
+RETURN replaced, dimension, similarity, modalities
+"""
+
+
+def _switch(graph: Graph, version: ModelVersion, vectors: int, meta: dict[str, Any]) -> ModelVersion | None:
+    """Make ``version`` current unless a newer one already is; the version that was current."""
+    row = graph.query(SWITCH, {
+        "model": version.model, "v": version.version, "property": version.property_name,
+        "index": version.index_name, "dim": version.dimension, "sim": version.similarity, "n": vectors,
+        "modalities": list(version.modalities), "meta": meta}, write=True)[0]
+    if row["replaced"] is None:
+        return None
+    return ModelVersion(version.model, int(row["replaced"]), int(row["dimension"]), row["similarity"],
+                        tuple(row["modalities"]))
+
+
+def _discard(graph: Graph, version: ModelVersion, error: BaseException) -> None:
+    """Remove what a failed write-back of ``version`` wrote, so no half-written version stays behind."""
+    try:
+        drop_version(graph, version)
+    except Exception as cleanup:  # noqa: BLE001 - the write-back's own error is the one to raise
+        error.add_note(f"kgstore could not remove the unfinished version {version.version} of model "
+                       f"{version.model!r} ({cleanup}); `kgstore status` lists leftover vector indexes.")
 
 
 def _checked_matrix(keys: Sequence[str], vectors: Any, space: str) -> Any:

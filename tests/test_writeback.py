@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,67 @@ def test_retraining_writes_a_new_version_and_drops_the_old(graph: Graph) -> None
     assert leftovers == [{"n": 0}]
     names = {r["name"] for r in graph.query("SHOW INDEXES YIELD name RETURN name")}
     assert "kgstore_ver_v2" in names and "kgstore_ver_v1" not in names
+
+
+def vector_leftovers(graph: Graph, model: str, version: int) -> tuple[int, list[str]]:
+    """Entities holding ``version``'s property, and the indexes named after it."""
+    prop = f"embedding_{model}_v{version}"
+    holders = graph.query(f"MATCH (e:Entity) WHERE e.{prop} IS NOT NULL RETURN count(e) AS n")[0]["n"]
+    indexes = [r["name"] for r in graph.query("SHOW INDEXES YIELD name WHERE name STARTS WITH $p RETURN name",
+                                              {"p": f"kgstore_{model}_v{version}"})]
+    return holders, indexes
+
+
+def test_an_interrupted_write_back_removes_its_half_and_keeps_the_current_version(graph: Graph) -> None:
+    keys = make_entities(graph, 40)
+    write_vectors(graph, "halt", keys, np.ones((40, 8), dtype=np.float32))
+    batches: list[int] = []
+
+    def interrupt_after_two_batches(count: int) -> None:  # what Ctrl-C in the progress bar's callback does
+        batches.append(count)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_vectors(graph, "halt", keys, np.full((40, 8), 2.0, dtype=np.float32), batch_size=5,
+                      on_batch=interrupt_after_two_batches)
+    assert len(batches) == 2  # two batches of version 2 had been committed when it stopped
+    assert vector_leftovers(graph, "halt", 2) == (0, [])
+    assert current_version(graph, "halt").version == 1  # type: ignore[union-attr]
+    assert vector_leftovers(graph, "halt", 1) == (40, ["kgstore_halt_v1"])
+    assert [r["key"] for r in nearest(graph, "halt", key=keys[0], k=3)]  # version 1 still answers
+
+
+def test_of_two_overlapping_write_backs_the_newer_version_stays_whichever_ends_last(graph: Graph) -> None:
+    keys = make_entities(graph, 30)
+    write_vectors(graph, "race", keys, np.ones((30, 8), dtype=np.float32))
+    older_paused, newer_done = threading.Event(), threading.Event()
+
+    def pause_until_the_newer_is_done(_: int) -> None:
+        older_paused.set()
+        newer_done.wait(timeout=120)
+
+    failures: list[BaseException] = []
+
+    def older() -> None:  # claims version 2, then waits while version 3 is written and switched to
+        try:
+            write_vectors(graph, "race", keys, np.full((30, 8), 2.0, dtype=np.float32), batch_size=10,
+                          on_batch=pause_until_the_newer_is_done)
+        except BaseException as error:  # noqa: BLE001 - inspected below
+            failures.append(error)
+
+    thread = threading.Thread(target=older)
+    thread.start()
+    assert older_paused.wait(timeout=120)
+    newer = write_vectors(graph, "race", keys, np.full((30, 8), 3.0, dtype=np.float32))
+    newer_done.set()
+    thread.join(timeout=120)
+    assert newer.version.version == 3
+    assert len(failures) == 1 and "version 3 was written while version 2" in str(failures[0])
+    assert current_version(graph, "race").version == 3  # type: ignore[union-attr]
+    assert vector_leftovers(graph, "race", 1) == (0, [])
+    assert vector_leftovers(graph, "race", 2) == (0, [])
+    assert vector_leftovers(graph, "race", 3) == (30, ["kgstore_race_v3"])
 
 
 def test_bad_inputs_are_refused(graph: Graph) -> None:
