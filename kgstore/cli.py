@@ -66,6 +66,8 @@ class KgstoreGroup(click.Group):
             click.secho(f"Error: {exc.message}", fg="red", err=True)
             if exc.hint:
                 click.echo(exc.hint, err=True)
+            for note in getattr(exc, "__notes__", ()):  # e.g. a cleanup that failed as well
+                click.echo(note, err=True)
             ctx.exit(1)
 
 

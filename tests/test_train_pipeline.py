@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from kgstore.driver import Graph
+from kgstore.driver import Graph, connect
+from kgstore.errors import KgstoreError
+from kgstore.home import KgstoreHome
 from kgstore.importers.registry import open_dataset
 from kgstore.sync import sync_dataset
 
@@ -71,3 +74,29 @@ def test_train_on_an_empty_graph_says_what_to_do(graph: Graph, run_cli) -> None:
     result = run_cli("train", "--model", "empty", "--epochs", "1")
     assert result.exit_code == 1
     assert "sync" in result.output
+
+
+def test_a_write_back_that_fails_after_training_names_the_saved_checkpoint(graph: Graph, neo4j_server,  # noqa: ANN001
+                                                                           tmp_path: Path) -> None:
+    from trainer.config import TrainConfig
+    from trainer.export import export_snapshot
+    from trainer.pipeline import train_model
+
+    sync_dataset(graph, open_dataset("nations"))
+    export_snapshot(graph, tmp_path / "snap")
+    home = KgstoreHome(tmp_path / "home")
+    config = TrainConfig(dim=8, epochs=2, eval_every=0, patience=0)
+    with pytest.raises(KgstoreError, match="similarity 'dot'"):  # refused before any training
+        train_model(graph, home=home, model="lost", config=config, snapshot=tmp_path / "snap", similarity="dot",
+                    progress=False)
+    assert not (home.root / "models").exists()
+
+    # The connection is gone by the time training ends (a real closed driver, not a stand-in).
+    lost = connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password)
+    lost.close()
+    with pytest.raises(KgstoreError) as failure:
+        train_model(lost, home=home, model="lost", config=config, snapshot=tmp_path / "snap", progress=False)
+    checkpoint = next((home.root / "models" / "lost").glob("2*"))
+    assert "writing its vectors back failed" in failure.value.message
+    assert f"kgstore write-back {checkpoint} --model lost" in failure.value.hint
+    assert (checkpoint / "entity_vectors.npy").is_file()

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neo4j.exceptions import DriverError, Neo4jError
+
 from kgstore.driver import Graph
+from kgstore.errors import KgstoreError
 from kgstore.home import KgstoreHome
-from kgstore.writeback import WriteBackResult, check_model_name, write_vectors
+from kgstore.writeback import SIMILARITIES, WriteBackResult, check_model_name, write_vectors
 from trainer.config import TrainConfig
 from trainer.snapshot import Snapshot
 from trainer.train import TrainResult, train
@@ -70,11 +73,11 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
                 write_back: bool = True, similarity: str = "cosine", progress: bool = True) -> TrainJob:
     """Train ``model`` on the graph (or a snapshot folder) and write its vectors back."""
     check_model_name(model)
+    if write_back and similarity not in SIMILARITIES:  # found out now, not after hours of training
+        raise KgstoreError(f"similarity {similarity!r} is not supported", hint=f"Use one of {', '.join(SIMILARITIES)}.")
     data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, refresh=refresh,
                           progress=progress)
     if len(data.split("train")) == 0:
-        from kgstore.errors import KgstoreError
-
         raise KgstoreError("the graph has no training triples",
                            hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
     checkpoint = resume or new_checkpoint_dir(home, model)
@@ -85,8 +88,18 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
     if write_back:
         if graph is None:
             raise ValueError("write-back needs a database connection")
-        written = write_checkpoint_vectors(graph, Path(checkpoint), model=model, similarity=similarity,
-                                           metrics=result.metrics)
+        try:
+            written = write_checkpoint_vectors(graph, Path(checkpoint), model=model, similarity=similarity,
+                                               metrics=result.metrics)
+        except (KgstoreError, Neo4jError, DriverError) as error:
+            # Hours of training are in the checkpoint: say so, and how to write it back later.
+            what = error.message if isinstance(error, KgstoreError) else f"{type(error).__name__}: {error}"
+            hint = error.hint if isinstance(error, KgstoreError) else None
+            raise KgstoreError(
+                f"training finished, but writing its vectors back failed: {what}",
+                hint="\n".join(filter(None, [hint, f"The trained model is saved in {checkpoint}; write it back "
+                                                    f"later with `kgstore write-back {checkpoint} --model {model}`."])),
+            ) from error
     return TrainJob(data, result, written)
 
 
