@@ -382,6 +382,8 @@ TRAIN_HINT = "training needs the `train` extra: pip install 'kgstore[train]'"
 
 
 def _need_trainer() -> None:
+    import trainer  # noqa: F401 - before PyG: it silences a warning PyG's import triggers (trainer/__init__.py)
+
     try:
         import torch  # noqa: F401
         import torch_geometric  # noqa: F401

@@ -95,6 +95,40 @@ def test_rgcn_variants_give_shapes(decomposition: dict, conv: str) -> None:
     assert encoder.features.weight.grad is not None
 
 
+def test_per_basis_rgcn_layer_equals_pyg_rgcnconv_values_and_gradients() -> None:
+    from torch_geometric.nn import RGCNConv
+
+    from trainer.encoders.rgcn import BasisRGCNConv
+
+    snapshot = nations()
+    edge_index, edge_type = message_graph(snapshot.split("train"), snapshot.num_relations)
+    # Repeated edges and nodes that no edge of some relation reaches: the mean's denominators vary.
+    edge_index, edge_type = torch.cat([edge_index, edge_index[:, :50]], 1), torch.cat([edge_type, edge_type[:50]])
+    relations = 2 * snapshot.num_relations
+    torch.manual_seed(0)
+    reference = RGCNConv(12, 12, relations, num_bases=3, aggr="mean")
+    ours = BasisRGCNConv(12, 12, relations, num_bases=3, aggr="mean")
+    with torch.no_grad():
+        reference.bias.normal_()
+    ours.load_state_dict(reference.state_dict())  # the same parameters and names: checkpoints load either way
+    x = torch.randn(snapshot.num_entities, 12)
+    outputs, grads = [], []
+    for conv in (reference, ours):
+        inputs = x.clone().requires_grad_()
+        out = conv(inputs, edge_index, edge_type)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outputs.append(out.detach())
+        grads.append([inputs.grad, conv.weight.grad, conv.comp.grad, conv.root.grad, conv.bias.grad])
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+    for ours_grad, reference_grad in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(ours_grad, reference_grad, rtol=1e-4, atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision (as on the GPU) runs too
+        assert ours(x.bfloat16(), edge_index, edge_type).shape == x.shape
+    encoder = RGCNEncoder(num_entities=3, num_relations=2, dim=4, num_bases=2)
+    assert isinstance(encoder.layers[0], BasisRGCNConv)
+    assert type(RGCNEncoder(num_entities=3, num_relations=2, dim=4, num_blocks=2).layers[0]) is RGCNConv
+
+
 def test_residual_rgcn_adds_each_layer_to_its_input() -> None:
     snapshot = nations()
     edge_index, edge_type = message_graph(snapshot.split("train"), snapshot.num_relations)

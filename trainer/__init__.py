@@ -6,3 +6,11 @@ it, so the driver and CLI work without the ``train`` extra.
 """
 
 __version__ = "0.1.0"
+
+import warnings
+
+# PyG 2.8 runs torch.jit.script on a few pooling helpers when torch_geometric.nn is
+# imported, and torch 2.15 deprecates TorchScript with a FutureWarning: every `kgstore
+# train` / `nearest --text` printed it, and no kgstore user can act on it. Only that
+# message is silenced; every other warning still shows.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
