@@ -60,7 +60,7 @@ class BasisRGCNConv(RGCNConv):
         # 1 / |N_r(i)|: how many edges of the same relation end at the same node.
         _, group, count = torch.unique(target * self.num_relations + edge_type, return_inverse=True,
                                        return_counts=True)
-        coefficient = self.comp[edge_type] / count[group].unsqueeze(1).to(x.dtype)  # [edges, bases]
+        coefficient = self.comp[edge_type] / count[group].unsqueeze(1)  # [edges, bases], float32 even under autocast
         neighbours = x.index_select(0, source)
         per_basis = []
         for b in range(self.num_bases):  # one [edges, in] tensor at a time, as RGCNConv keeps
