@@ -46,9 +46,10 @@ class BasisRGCNConv(RGCNConv):
         \\mathbf{x}_i' = \\mathbf{W}_0 \\mathbf{x}_i + \\mathbf{b} + \\sum_b \\mathbf{V}_b
         \\sum_{(j, r) \\to i} \\frac{a_{rb}}{|\\mathcal{N}_r(i)|} \\mathbf{x}_j
 
-    one weighted scatter per basis and one matrix product, whatever the number of
-    relations. Parameters, initialisation and ``state_dict`` are ``RGCNConv``'s own (a
-    checkpoint loads into either), and the output is the same up to float rounding (tested).
+    one mean per (node, relation) group, one weighted scatter over the bases and one
+    matrix product, whatever the number of relations. Parameters, initialisation and
+    ``state_dict`` are ``RGCNConv``'s own (a checkpoint loads into either), and the output
+    is the same up to float rounding (tested).
     Anything else (tuple or index inputs, ``SparseTensor`` adjacency) goes to ``RGCNConv``.
     """
 
@@ -57,16 +58,19 @@ class BasisRGCNConv(RGCNConv):
                 or not torch.is_floating_point(x) or not isinstance(edge_index, Tensor) or edge_type is None):
             return super().forward(x, edge_index, edge_type)
         source, target = edge_index[0], edge_index[1]
-        # 1 / |N_r(i)|: how many edges of the same relation end at the same node.
-        _, group, count = torch.unique(target * self.num_relations + edge_type, return_inverse=True,
-                                       return_counts=True)
-        coefficient = self.comp[edge_type] / count[group].unsqueeze(1)  # [edges, bases], float32 even under autocast
-        neighbours = x.index_select(0, source)
-        per_basis = []
-        for b in range(self.num_bases):  # one [edges, in] tensor at a time, as RGCNConv keeps
-            contribution = neighbours * coefficient[:, b:b + 1]
-            per_basis.append(contribution.new_zeros(x.shape).index_add_(0, target, contribution))
-        aggregated = torch.stack(per_basis, dim=1)  # [nodes, bases, in]
+        # The edges of one relation into one node form a group, and the layer averages over
+        # each group; real graphs have 5-7x fewer groups than edges (UMLS, Kinships, CoDEx-S),
+        # so the mean is taken once per group and only the groups are weighted per basis.
+        groups, group_of_edge, group_size = torch.unique(target * self.num_relations + edge_type,
+                                                         return_inverse=True, return_counts=True)
+        features = x.float()  # sums in float32, also under autocast
+        group_mean = features.new_zeros((groups.numel(), x.size(1))).index_add_(
+            0, group_of_edge, features.index_select(0, source)) / group_size.unsqueeze(1)
+        basis_weight = self.comp[groups % self.num_relations]  # [groups, bases]
+        group_target = groups // self.num_relations
+        aggregated = torch.stack([  # [nodes, bases, in], one [groups, in] product at a time
+            features.new_zeros(x.shape).index_add_(0, group_target, group_mean * basis_weight[:, b:b + 1])
+            for b in range(self.num_bases)], dim=1)
         out = aggregated.view(x.size(0), -1) @ self.weight.view(-1, self.out_channels)
         out = out + x @ self.root
         return out + self.bias if self.bias is not None else out
