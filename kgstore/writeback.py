@@ -91,15 +91,28 @@ def check_model_name(model: str) -> str:
     return model
 
 
-def current_version(graph: Graph, model: str) -> ModelVersion | None:
-    rows = graph.query("MATCH (m:KgModel {id: $model}) RETURN m.version AS version, "
-                       "m.dimension AS dimension, m.similarity AS similarity, "
-                       "coalesce(m.modality_vectors, []) AS modalities", {"model": model})
-    if not rows or rows[0]["version"] is None:
+def check_similarity(similarity: str) -> str:
+    if similarity not in SIMILARITIES:
+        raise KgstoreError(f"similarity {similarity!r} is not supported",
+                           hint=f"Use one of {', '.join(SIMILARITIES)}.")
+    return similarity
+
+
+# What a KgModel node says about its current version, as the columns _version_of reads.
+VERSION_COLUMNS = ("m.version AS version, m.dimension AS dimension, m.similarity AS similarity, "
+                   "coalesce(m.modality_vectors, []) AS modalities")
+
+
+def _version_of(model: str, row: dict[str, Any]) -> ModelVersion | None:
+    if row["version"] is None:
         return None
-    row = rows[0]
     return ModelVersion(model, int(row["version"]), int(row["dimension"]), row["similarity"],
                         tuple(row["modalities"]))
+
+
+def current_version(graph: Graph, model: str) -> ModelVersion | None:
+    rows = graph.query(f"MATCH (m:KgModel {{id: $model}}) RETURN {VERSION_COLUMNS}", {"model": model})
+    return _version_of(model, rows[0]) if rows else None
 
 
 def write_vectors(
@@ -124,9 +137,7 @@ def write_vectors(
     their own index in the same version (see the module docstring).
     """
     check_model_name(model)
-    if similarity not in SIMILARITIES:
-        raise KgstoreError(f"similarity {similarity!r} is not supported",
-                           hint=f"Use one of {', '.join(SIMILARITIES)}.")
+    check_similarity(similarity)
     spaces = {ENTITIES: (list(keys), _checked_matrix(keys, vectors, ENTITIES))}
     for modality, (modality_keys, modality_matrix) in (modality_vectors or {}).items():
         if modality == ENTITIES or not MODEL_NAME.match(modality):
@@ -185,17 +196,16 @@ def _write_spaces(graph: Graph, version: ModelVersion, spaces: dict[str, tuple[l
 # by the first SET, which reads what it writes), so that what it reads as the current version
 # cannot change before it commits: of two write-backs of one model that end together, the
 # higher version number stays current whatever the order they finish in.
-SWITCH = """
-MATCH (m:KgModel {id: $model})
+SWITCH = f"""
+MATCH (m:KgModel {{id: $model}})
 SET m.latest_version = m.latest_version
-WITH m, m.version AS replaced, m.dimension AS dimension, m.similarity AS similarity,
-     coalesce(m.modality_vectors, []) AS modalities
-CALL (m, replaced) {
-  WITH m WHERE replaced IS NULL OR replaced < $v
+WITH m, {VERSION_COLUMNS}
+CALL (m, version) {{
+  WITH m WHERE version IS NULL OR version < $v
   SET m.version = $v, m.property = $property, m.index = $index, m.dimension = $dim, m.similarity = $sim,
       m.vectors = $n, m.modality_vectors = $modalities, m.written_at = datetime(), m += $meta
-}
-RETURN replaced, dimension, similarity, modalities
+}}
+RETURN version, dimension, similarity, modalities
 """
 
 
@@ -205,10 +215,7 @@ def _switch(graph: Graph, version: ModelVersion, vectors: int, meta: dict[str, A
         "model": version.model, "v": version.version, "property": version.property_name,
         "index": version.index_name, "dim": version.dimension, "sim": version.similarity, "n": vectors,
         "modalities": list(version.modalities), "meta": meta}, write=True)[0]
-    if row["replaced"] is None:
-        return None
-    return ModelVersion(version.model, int(row["replaced"]), int(row["dimension"]), row["similarity"],
-                        tuple(row["modalities"]))
+    return _version_of(version.model, row)
 
 
 def _discard(graph: Graph, version: ModelVersion, error: BaseException) -> None:

@@ -17,7 +17,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
 from kgstore.home import KgstoreHome
-from kgstore.writeback import SIMILARITIES, WriteBackResult, check_model_name, write_vectors
+from kgstore.writeback import WriteBackResult, check_model_name, check_similarity, write_vectors
 from trainer.config import TrainConfig
 from trainer.snapshot import Snapshot
 from trainer.train import TrainResult, train
@@ -73,8 +73,8 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
                 write_back: bool = True, similarity: str = "cosine", progress: bool = True) -> TrainJob:
     """Train ``model`` on the graph (or a snapshot folder) and write its vectors back."""
     check_model_name(model)
-    if write_back and similarity not in SIMILARITIES:  # found out now, not after hours of training
-        raise KgstoreError(f"similarity {similarity!r} is not supported", hint=f"Use one of {', '.join(SIMILARITIES)}.")
+    if write_back:
+        check_similarity(similarity)  # found out now, not after hours of training
     data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, refresh=refresh,
                           progress=progress)
     if len(data.split("train")) == 0:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import RGCNConv
+from torch_geometric.nn import FastRGCNConv, RGCNConv
 
 from trainer.encoders.features import EmbeddingFeatures, EntityFeatures
 
@@ -127,8 +127,6 @@ class RGCNEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList()
         if num_layers:
-            from torch_geometric.nn import FastRGCNConv
-
             layer_cls = FastRGCNConv if conv == "fast" else BasisRGCNConv if num_bases else RGCNConv
             for _ in range(num_layers):
                 self.layers.append(layer_cls(dim, dim, num_relations, num_bases=num_bases,
