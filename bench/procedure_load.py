@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench_server import bench_server  # noqa: E402
 
-from kgstore import sidecar_process  # noqa: E402
+from kgstore.server import sidecar_process  # noqa: E402
 from kgstore.driver import connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
 from kgstore.server import ManagedServer, free_port  # noqa: E402
@@ -138,9 +138,8 @@ def measure(server: ManagedServer, args: argparse.Namespace) -> list[tuple[str, 
         # The sidecar keeps its own thread default (1 per request); started as `kgstore serve --detach` is.
         os.environ.pop("KGSTORE_NUM_THREADS", None)
         sidecar_started = True
-        sidecar_process.start_detached(server.home, ["--model", args.model, "--port",
-                                                     str(server.settings.sidecar_port),
-                                                     "--workers", str(args.sidecar_workers)], url)
+        sidecar_process.start_detached(server.home, sidecar_process.SidecarOptions(
+            model=args.model, port=server.settings.sidecar_port, workers=args.sidecar_workers))
         health = httpx.get(f"{url}/health").json()
         info = graph.server_info()
         print(f"# {platform.node()}: {os.cpu_count()} CPUs, {info['name']} {info['version']}, "

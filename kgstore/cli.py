@@ -659,7 +659,7 @@ def serve(ctx: click.Context, model: str, checkpoint: Path | None, host: str, po
       curl -s http://127.0.0.1:8765/health
       kgstore serve --model demo --detach && kgstore complete treats && kgstore serve --stop
     """
-    from kgstore import sidecar_process
+    from kgstore.server import sidecar_process
 
     home = _home(ctx)
     if stop_detached:

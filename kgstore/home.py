@@ -1,4 +1,17 @@
-"""The kgstore home: where the managed server keeps data, config, logs and its password.
+"""The kgstore home: where the managed server keeps data, config, logs and its password,
+and where kgstore keeps models, snapshots and images.
+
+This module is the one owner of the home's folder layout: every other module asks
+:class:`KgstoreHome` for a path instead of joining names itself.
+
+```
+<home>/kgstore.json, password          settings and the generated password
+<home>/server/{conf,data,logs,plugins,run}   the managed Neo4j (NEO4J_HOME); logs/sidecar.log
+                                       and run/sidecar.pid belong to `kgstore serve --detach`
+<home>/models/<model>/<UTC time>/      one checkpoint per training run; latest -> the newest
+<home>/snapshots/<namespaces|all>/     graph snapshots exported for training
+<home>/images/                         content-addressed image files (sha256)
+```
 
 One home is one independent Neo4j server. ``KGSTORE_HOME`` picks the home for every
 command and for the tests, so two homes give two servers side by side.
@@ -10,6 +23,7 @@ import json
 import os
 import secrets
 import string
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +36,7 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
 DEFAULT_SIDECAR_PORT = 8765
+LATEST = "latest"  # models/<model>/latest: the link to the newest checkpoint
 
 
 def default_home() -> Path:
@@ -88,6 +103,52 @@ class KgstoreHome:
     @property
     def neo4j_log(self) -> Path:
         return self.logs_dir / "neo4j.log"
+
+    # The sidecar started by `kgstore serve --detach` keeps its pid and log beside Neo4j's.
+    @property
+    def sidecar_pid_file(self) -> Path:
+        return self.run_dir / "sidecar.pid"
+
+    @property
+    def sidecar_log(self) -> Path:
+        return self.logs_dir / "sidecar.log"
+
+    # What kgstore itself keeps: trained models, graph snapshots, image files.
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def model_dir(self, model: str) -> Path:
+        """``models/<model>``: one folder per training run, plus the ``latest`` link."""
+        return self.models_dir / model
+
+    def new_checkpoint_dir(self, model: str) -> Path:
+        """``models/<model>/<UTC time>``: every training run keeps its own folder."""
+        return self.model_dir(model) / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+    def latest_link(self, model: str) -> Path:
+        return self.model_dir(model) / LATEST
+
+    def latest_checkpoint(self, model: str) -> Path | None:
+        """The folder ``models/<model>/latest`` points at, or None before the first training run."""
+        link = self.latest_link(model)
+        return link.resolve() if link.exists() else None
+
+    def model_names(self) -> list[str]:
+        """Models that have checkpoints here, sorted."""
+        if not self.models_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.models_dir.iterdir() if p.is_dir())
+
+    def snapshot_dir(self, namespaces: list[str] | None = None) -> Path:
+        """``snapshots/<ns1-ns2>`` (``all`` for the whole graph): the export's cache folder."""
+        names = sorted(set(namespaces or []))
+        return self.root / "snapshots" / ("-".join(names) if names else "all")
+
+    @property
+    def images_dir(self) -> Path:
+        """The default content-addressed image store (``--image-store`` overrides it)."""
+        return self.root / "images"
 
     @property
     def password_file(self) -> Path:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgstore.errors import ServerError
-from kgstore.prerequisites import check_maven
+from kgstore.server.prerequisites import check_maven
 
 PLUGIN_JAR_ENV = "KGSTORE_PLUGIN_JAR"
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "plugin"

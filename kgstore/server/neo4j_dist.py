@@ -23,7 +23,7 @@ from pathlib import Path
 import platformdirs
 
 from kgstore.errors import ServerError
-from kgstore.prerequisites import check_maven
+from kgstore.server.prerequisites import check_maven
 
 CACHE_ENV = "KGSTORE_NEO4J_CACHE"
 NEO4J_SERIES_RANGE = "[5.26.0,5.27.0)"

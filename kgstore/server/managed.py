@@ -20,9 +20,9 @@ from pathlib import Path
 
 from kgstore.errors import ServerError
 from kgstore.home import DEFAULT_BOLT_PORT, DEFAULT_HTTP_PORT, HomeSettings, KgstoreHome
-from kgstore.neo4j_dist import Neo4jDistribution, find_distribution, resolve_distribution
-from kgstore.plugin_jar import find_plugin_jar, install_plugin_jar
-from kgstore.prerequisites import check_java
+from kgstore.server.neo4j_dist import Neo4jDistribution, find_distribution, resolve_distribution
+from kgstore.server.plugin_jar import find_plugin_jar, install_plugin_jar
+from kgstore.server.prerequisites import check_java
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 EXTRA_CONF = "neo4j.extra.conf"
