@@ -21,8 +21,8 @@ from neomodel import (
 )
 
 from kgstore.driver import Graph
+from kgstore.graph_names import HAS_IMAGE
 
-IMAGE_RELATIONSHIP = "HAS_IMAGE"
 
 
 def bind(graph: Graph) -> None:
@@ -49,4 +49,4 @@ class Entity(StructuredNode):
     dataset = StringProperty(index=True)
     name = StringProperty(index=True)
     description = StringProperty()
-    images = RelationshipTo(Image, IMAGE_RELATIONSHIP, cardinality=ZeroOrMore)
+    images = RelationshipTo(Image, HAS_IMAGE, cardinality=ZeroOrMore)

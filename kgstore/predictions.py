@@ -25,8 +25,8 @@ from typing import Any
 
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
+from kgstore.graph_names import PREDICTED
 
-PREDICTED_TYPE = "KGSTORE_PREDICTED"
 ACCEPTED_SPLIT = "train"
 
 _FILTER = ("($model IS NULL OR p.model = $model) AND ($relation IS NULL OR p.relation = $relation) "
@@ -78,7 +78,7 @@ def list_predictions(graph: Graph, *, model: str | None = None, relation: str | 
                      min_score: float | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Predicted edges, best first."""
     return graph.query(
-        f"MATCH (h:Entity)-[p:{PREDICTED_TYPE}]->(t:Entity) WHERE {_FILTER} "
+        f"MATCH (h:Entity)-[p:{PREDICTED}]->(t:Entity) WHERE {_FILTER} "
         "RETURN elementId(p) AS id, h.key AS head, p.relation AS relation, t.key AS tail, p.score AS score, "
         "p.model AS model, p.version AS version, p.created_at AS created_at "
         "ORDER BY p.score DESC LIMIT $limit",
@@ -86,7 +86,7 @@ def list_predictions(graph: Graph, *, model: str | None = None, relation: str | 
 
 
 def count_predictions(graph: Graph, *, model: str | None = None, relation: str | None = None) -> int:
-    rows = graph.query(f"MATCH ()-[p:{PREDICTED_TYPE}]->() WHERE {_FILTER} RETURN count(p) AS n",
+    rows = graph.query(f"MATCH ()-[p:{PREDICTED}]->() WHERE {_FILTER} RETURN count(p) AS n",
                        _params(model, relation))
     return int(rows[0]["n"])
 
@@ -95,7 +95,7 @@ def drop_predictions(graph: Graph, *, model: str | None = None, relation: str | 
     """Delete predicted edges (all, or one model's, or one relation's); returns how many."""
     with graph.session() as session:
         summary = session.run(
-            f"MATCH ()-[p:{PREDICTED_TYPE}]->() WHERE {_FILTER} "
+            f"MATCH ()-[p:{PREDICTED}]->() WHERE {_FILTER} "
             "CALL (p) { DELETE p } IN TRANSACTIONS OF 10000 ROWS", _params(model, relation)).consume()
     return summary.counters.relationships_deleted
 
@@ -108,7 +108,7 @@ def accept_predictions(graph: Graph, *, model: str | None = None, relation: str 
     ``accepted_at``); an identical fact that already exists is not duplicated.
     """
     rows = graph.query(
-        f"MATCH (h:Entity)-[p:{PREDICTED_TYPE}]->(t:Entity) WHERE {_FILTER} "
+        f"MATCH (h:Entity)-[p:{PREDICTED}]->(t:Entity) WHERE {_FILTER} "
         "OPTIONAL MATCH (h)-[f]->(t) WHERE type(f) = p.relation "
         "WITH h, p, t, count(f) AS existing "
         "CALL (h, p, t, existing) { "

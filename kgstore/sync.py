@@ -37,7 +37,7 @@ from kgstore.image_store import ImageStore, NotAnImage, inspect_image
 from kgstore.importers.base import Dataset
 from kgstore.importers.input_errors import InputErrors, InputProblem
 from kgstore.importers.records import SPLITS, EntityRecord, TripleRecord
-from kgstore.ogm import IMAGE_RELATIONSHIP
+from kgstore.graph_names import HAS_IMAGE
 from kgstore.schema import apply_schema
 
 TRIPLE_BATCH_SIZE = 10_000
@@ -348,7 +348,7 @@ MATCH (e:Entity {{key: row.key}})
 MERGE (i:Image {{sha256: row.sha256}})
   ON CREATE SET i.mime = row.mime, i.width = row.width, i.height = row.height,
                 i.bytes = row.bytes, i.uri = row.uri
-MERGE (e)-[l:{IMAGE_RELATIONSHIP}]->(i)
+MERGE (e)-[l:{HAS_IMAGE}]->(i)
   ON CREATE SET l.dataset = $ns, l.source = row.source
 """
 

@@ -29,6 +29,7 @@ from typing import Any
 from kgstore.cypher_files import quote_identifier
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
+from kgstore.graph_names import SEARCH_WIDTH, VECTOR_INDEX_PREFIX, VECTOR_PROPERTY_PREFIX
 
 MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 SIMILARITIES = ("cosine", "euclidean")
@@ -36,10 +37,6 @@ WRITE_BATCH = 10_000
 INDEX_WAIT_S = 4 * 3600  # HNSW population of 1M vectors takes well over 10 minutes on 2 cores
 INDEX_POLL_S = 2.0  # the longest wait between two looks at a populating index
 INDEX_FIRST_POLL_S = 0.05  # the first wait: a small graph's index is ONLINE within a second; waits double
-# The fewest candidates `nearest` asks of the vector index: its HNSW search keeps as many as
-# it is asked for, so asking for 100 and keeping k buys recall (recall@10 on 100,000 random
-# vectors of dim 128: 0.39 asking for 10, 0.76 asking for 100; bench/writeback_bench.py).
-SEARCH_WIDTH = 100
 ENTITIES = "entities"  # the search space of the entity vectors themselves; the others are modalities
 
 
@@ -55,11 +52,11 @@ class ModelVersion:
 
     @property
     def property_name(self) -> str:
-        return f"embedding_{self.model}_v{self.version}"
+        return f"{VECTOR_PROPERTY_PREFIX}{self.model}_v{self.version}"
 
     @property
     def index_name(self) -> str:
-        return f"kgstore_{self.model}_v{self.version}"
+        return f"{VECTOR_INDEX_PREFIX}{self.model}_v{self.version}"
 
     def property_for(self, space: str = ENTITIES) -> str:
         """The property holding the ``space`` vectors (``entities`` or a modality)."""

@@ -53,13 +53,12 @@ from neo4j import READ_ACCESS
 from neo4j.exceptions import Neo4jError
 
 from kgstore.driver import Graph
-from kgstore.ogm import IMAGE_RELATIONSHIP
-from kgstore.predictions import PREDICTED_TYPE
+from kgstore.graph_names import NOT_FACTS
 from trainer.snapshot import FORMAT_VERSION, SPLIT_CODES, Snapshot
 
 logger = logging.getLogger(__name__)
 
-EXCLUDED_TYPES = (PREDICTED_TYPE, IMAGE_RELATIONSHIP)
+EXCLUDED_TYPES = NOT_FACTS
 """Relationship types between entities that are never facts."""
 
 FINGERPRINT_VERSION = 2

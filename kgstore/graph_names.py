@@ -1,0 +1,48 @@
+"""The names kgstore gives things in Neo4j: labels, relationship types, KgModel fields.
+
+One owner for every name that Python code, Cypher files and the plugin must agree on.
+Its Java twin is ``io.kgstore.plugin.GraphNames`` (plugin/); the two must say the same
+(``tests/test_graph_names.py`` compares them). Plain strings only: importing this module
+costs nothing, so the importers, the export and the OGM all take their names from here.
+"""
+
+from __future__ import annotations
+
+# Labels.
+ENTITY = "Entity"  # (:Entity {key}) — every entity, whatever its other labels
+IMAGE = "Image"  # (:Image {sha256, mime, width, height, uri}) — content-addressed image files
+KG_RELATION = "KgRelation"  # (:KgRelation {key}) — a relation's own text (label, description)
+KG_MODEL = "KgModel"  # (:KgModel {id}) — one trained model and its current vector version
+
+# Relationship types that are never facts (export, training and evaluation skip them).
+HAS_IMAGE = "HAS_IMAGE"  # (:Entity)-[:HAS_IMAGE]->(:Image)
+PREDICTED = "KGSTORE_PREDICTED"  # (h)-[:KGSTORE_PREDICTED {relation, score, model, version, created_at}]->(t)
+NOT_FACTS = (PREDICTED, HAS_IMAGE)
+
+# Properties.
+ENTITY_KEY = "key"  # the :Entity(key) uniqueness constraint's property
+SPLIT = "split"  # a fact's split: train, valid or test
+PREDICTED_FIELDS = ("relation", "score", "model", "version", "created_at")
+
+# The KgModel node: which version of a model's vectors is current, and where it lives.
+MODEL_ID = "id"
+MODEL_VERSION = "version"  # the current version (readers follow it)
+MODEL_LATEST_VERSION = "latest_version"  # the last version number claimed by a write-back
+MODEL_PROPERTY = "property"  # the :Entity property holding the current entity vectors
+MODEL_INDEX = "index"  # the vector index over it
+MODEL_DIMENSION = "dimension"
+MODEL_SIMILARITY = "similarity"
+MODEL_VECTORS = "vectors"  # how many entities got a vector
+MODEL_MODALITY_VECTORS = "modality_vectors"  # modalities with their own property and index in this version
+MODEL_WRITTEN_AT = "written_at"
+MODEL_META_PREFIX = "meta_"  # meta_checkpoint, meta_decoder, meta_test_mrr, ...
+
+# Vector properties and indexes of model versions (see kgstore.writeback.ModelVersion).
+VECTOR_PROPERTY_PREFIX = "embedding_"  # embedding_<model>_v<n>[_<modality>]
+VECTOR_INDEX_PREFIX = "kgstore_"  # kgstore_<model>_v<n>[_<modality>]
+
+# The fewest candidates a nearest-neighbour query asks of the vector index: its HNSW
+# search keeps as many as it is asked for, so asking for 100 and keeping k buys recall
+# (recall@10 on 100,000 random vectors of dim 128: 0.39 asking for 10, 0.76 asking for
+# 100; bench/writeback_bench.py). kgstore.nearest in the plugin uses the same width.
+SEARCH_WIDTH = 100
