@@ -76,3 +76,9 @@ def constraints(graph: Graph) -> list[dict[str, Any]]:
         "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties "
         "RETURN name, type, labelsOrTypes, properties ORDER BY name"
     )
+
+
+def database_status(graph: Graph) -> dict[str, Any]:
+    """What `kgstore status` shows: the server, node and relationship counts, the indexes."""
+    return {"server": graph.server_info(), "nodes": node_counts(graph), "relationships": relationship_counts(graph),
+            "indexes": indexes(graph)}

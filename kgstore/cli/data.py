@@ -1,0 +1,225 @@
+"""Data in and out: ``kgstore schema``, ``sync``, ``datasets`` and ``export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kgstore.cli import render
+from kgstore.cli.common import CONTEXT, connection_options, echo, home_of, json_option, namespaces, open_graph
+from kgstore.errors import KgstoreError
+
+
+@click.group(context_settings=CONTEXT)
+def schema() -> None:
+    """The constraints and indexes kgstore needs (cypher/schema.cypher)."""
+
+
+@schema.command("apply", context_settings=CONTEXT)
+@connection_options
+@click.pass_context
+def schema_apply(ctx: click.Context, **conn: Any) -> None:
+    """Create the missing constraints and indexes and wait until they are ONLINE (idempotent)."""
+    from kgstore.schema import apply_schema
+
+    with open_graph(ctx, **conn) as graph:
+        result = apply_schema(graph)
+    if result.changed:
+        echo(f"Schema applied: created {', '.join(result.created)}")
+    else:
+        echo(f"Schema up to date: nothing changed ({len(result.existing)} constraints and indexes).")
+
+
+def _parse_triple_option(value: str) -> tuple[str | None, Path]:
+    split, sep, path = value.partition("=")
+    if sep and split in ("train", "valid", "test"):
+        return split, Path(path)
+    return None, Path(value)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("dataset", required=False, metavar="[NAME|FOLDER]")
+@click.option("--source", type=click.Path(path_type=Path), metavar="PATH",
+              help="Where a named dataset's files are (its folder, or a folder of dataset folders). "
+              "[env KGSTORE_DATA]")
+@click.option("--namespace", metavar="NS", help="Key prefix of this dataset's entities "
+              "(`NS:id`). [default: the dataset name or folder name]")
+@click.option("--triples", "triple_files", multiple=True, metavar="[SPLIT=]FILE",
+              help="A triples file (TSV/CSV: head, relation, tail[, split][, properties...]); "
+              "repeat it, e.g. --triples train=a.tsv --triples test=b.tsv.")
+@click.option("--entities", "entity_files", multiple=True, type=click.Path(path_type=Path),
+              help="Entity attributes (TSV/CSV with a header, or JSON Lines): key, name, description, "
+              "labels (;-separated), other properties.")
+@click.option("--images", "image_source", type=click.Path(path_type=Path),
+              help="A folder of <entity>.<ext> images, or a manifest of entity, path.")
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]),
+              help="Force the file format instead of sniffing it from the extension.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of a named dataset, e.g. -o split=ua for movielens-100k's official ua split.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the input files.")
+@click.option("--split-column", default="split", show_default=True,
+              help="Header name of the column giving each triple's split.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="fail: stop at the first bad line before writing anything; skip: import the good "
+              "lines and list every bad one.")
+@click.option("--batch-size", type=click.IntRange(100, 200_000), default=10_000, show_default=True,
+              help="Rows per write transaction.")
+@click.option("--image-store", type=click.Path(path_type=Path), envvar="KGSTORE_IMAGE_STORE",
+              show_envvar=True, help="Folder of the content-addressed image files. [default: <home>/images]")
+@connection_options
+@click.pass_context
+def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace: str | None,
+         triple_files: tuple[str, ...], entity_files: tuple[Path, ...], image_source: Path | None,
+         options: tuple[str, ...], fmt: str | None, encoding: str, split_column: str, on_error: str, batch_size: int,
+         image_store: Path | None, **conn: Any) -> None:
+    """Import a dataset into Neo4j: triples with their splits, entity text, images.
+
+    DATASET is a known name (`kgstore datasets list`), or a folder holding train.txt,
+    valid.txt and test.txt; or give your own files with --triples/--entities/--images.
+    Input is validated before anything is written; re-running changes nothing; a killed
+    run resumes where it stopped.
+
+    \b
+    Examples:
+      kgstore sync fb15k-237 --source ../shared/data
+      kgstore sync path/to/folder-with-train-valid-test
+      kgstore sync --namespace mykg --triples facts.csv --entities people.jsonl --images photos/
+    """
+    from kgstore.importers.files import FileSource, TripleFile
+    from kgstore.importers.input_errors import InputErrors
+    from kgstore.sync import sync_dataset
+
+    errors = InputErrors(policy=on_error)  # type: ignore[arg-type]
+    if triple_files or entity_files or image_source:
+        if dataset:
+            raise click.UsageError("give either a DATASET or --triples/--entities/--images, not both")
+        if not namespace:
+            raise click.UsageError("--namespace is required with --triples/--entities/--images")
+        files = [TripleFile(path, split) for split, path in map(_parse_triple_option, triple_files)]
+        source_ds = FileSource(namespace=namespace, triple_files=files, entity_files=list(entity_files),
+                               image_source=image_source, fmt=fmt, encoding=encoding,
+                               split_column=split_column, errors=errors)
+    elif dataset:
+        from kgstore.importers.registry import open_dataset
+
+        extra = {}
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep or not key:
+                raise click.BadParameter(f"{option!r} is not KEY=VALUE", param_hint="--option")
+            extra[key] = value
+        source_ds = open_dataset(dataset, source=source, namespace=namespace, errors=errors, **extra)
+    else:
+        raise click.UsageError("name a DATASET (see `kgstore datasets list`) or give --triples FILE")
+
+    home = home_of(ctx)
+    store = image_store or home.images_dir
+    with open_graph(ctx, **conn) as graph:
+        echo(f"Syncing {source_ds.namespace} from {source_ds.root} into {graph.settings.uri}")
+        with _progress() as hook:
+            summary = sync_dataset(graph, source_ds, image_store=store, triple_batch_size=batch_size,
+                                   progress=hook)
+    _print_sync_summary(summary)
+
+
+class _progress:
+    """A rich progress bar per phase, on stderr, hidden when stderr is not a terminal."""
+
+    def __enter__(self):  # noqa: ANN204
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self.progress.start()
+        return self.hook
+
+    def hook(self, phase: str, total: int):  # noqa: ANN201
+        task = self.progress.add_task(phase, total=total or None)
+        return lambda n: self.progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _print_sync_summary(summary) -> None:  # noqa: ANN001 - kgstore.sync.SyncSummary
+    rows = [["entities", summary.entities_created, summary.entities_updated, summary.entities_unchanged, ""],
+            ["triples", summary.triples_created, "", summary.triples_existing + summary.triples_resumed,
+             f"{summary.duplicate_triples:,} repeated" if summary.duplicate_triples else ""]]
+    if summary.images_linked or summary.images_existing or summary.images_stored:
+        rows.append(["images", f"{summary.images_linked:,} linked", f"{summary.images_stored:,} stored",
+                     summary.images_existing, ""])
+    rows.append(["bad lines", "", "", "", len(summary.skipped)])
+    render.table(f"kgstore sync {summary.namespace} ({summary.mode})",
+                 ["what", *((c, "right") for c in ("created", "updated", "unchanged/existing", "skipped"))], rows)
+    console = render.console()
+    splits = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.triples_by_split.items()))
+    console.print(f"triples by split: {splits}")
+    console.print(f"{summary.seconds:.1f} s, {summary.triples_per_second:,.0f} triples/s")
+    for problem in summary.skipped:
+        console.print(f"[yellow]skipped[/] {problem}", markup=True, highlight=False)
+    if not summary.changed:
+        console.print("Nothing changed: the database already held this dataset.")
+
+
+@click.group(context_settings=CONTEXT)
+def datasets() -> None:
+    """Known datasets: what they are, whether their files are here, how to get them."""
+
+
+@datasets.command("list", context_settings=CONTEXT)
+@click.option("--source", type=click.Path(path_type=Path), help="A folder of dataset folders. [env KGSTORE_DATA]")
+@json_option
+def datasets_list(source: Path | None, as_json: bool) -> None:
+    """List the named datasets `kgstore sync` knows, and where their files were found."""
+    from kgstore.importers.registry import dataset_table
+
+    rows = dataset_table(source)
+    if as_json:
+        render.emit_json({"datasets": rows})
+        return
+    render.table("kgstore datasets", ["name", "present", "where", "description"],
+                 ([row["name"], row["present"], str(row["path"] or "-"), row["description"]] for row in rows))
+
+
+@datasets.command("download", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--dest", type=click.Path(path_type=Path), help="Folder to put the files in. "
+              "[default: the per-user data folder]")
+def datasets_download(name: str, dest: Path | None) -> None:
+    """Download NAME from its official URLs and verify every file's sha256 (needs network)."""
+    from kgstore.importers.registry import download
+
+    folder = download(name, dest, echo=echo)
+    echo(f"{name} is in {folder}; import it with: kgstore sync {name} --source {folder}")
+
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dataset", "datasets", multiple=True, metavar="NS",
+              help="Only entities of this dataset namespace (repeatable). [default: all]")
+@click.option("--refresh", is_flag=True, help="Export again even if the graph looks unchanged.")
+@connection_options
+@click.pass_context
+def export(ctx: click.Context, path: Path, datasets: tuple[str, ...], refresh: bool, **conn: Any) -> None:
+    """Write a portable graph snapshot to PATH (for a GPU machine that cannot reach Neo4j).
+
+    Needs only numpy and pyarrow (the `train` extra brings them; torch is not used). Train
+    from it elsewhere with `kgstore train --snapshot PATH --no-write-back`, then bring the
+    checkpoint back and run `kgstore write-back CHECKPOINT`.
+    """
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise KgstoreError(f"{exc.name} is not installed",
+                           hint="snapshots need pyarrow: pip install pyarrow (or 'kgstore[train]')") from exc
+    from trainer.export import export_snapshot
+
+    with open_graph(ctx, **conn) as graph:
+        snapshot = export_snapshot(graph, path, namespaces=namespaces(datasets), refresh=refresh)
+    counts = snapshot.meta.get("num_triples", {})
+    echo(f"Snapshot in {path}: {snapshot.num_entities:,} entities, {snapshot.num_relations:,} relations, "
+         + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
