@@ -1,5 +1,9 @@
 package io.kgstore.plugin;
 
+import static io.kgstore.plugin.GraphNames.ENTITY;
+import static io.kgstore.plugin.GraphNames.ENTITY_KEY;
+import static io.kgstore.plugin.GraphNames.PREDICTED;
+
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
@@ -62,7 +66,11 @@ public class Complete {
         }
     }
 
+    /** A predicted tail for a head, by key, with the model's score. */
     private record Candidate(String head, String tail, double score) {}
+
+    /** What the sidecar answered for all heads: the model and version that answered, and the candidates, best first. */
+    private record Proposals(String model, String version, List<Candidate> candidates) {}
 
     @Procedure(name = NAME, mode = Mode.WRITE)
     @Description("kgstore.complete(relation, config = {}) - asks the kgstore sidecar for the missing tails of every "
@@ -79,7 +87,7 @@ public class Complete {
             @Name("relation") String relation,
             @Name(value = "config", defaultValue = "{}") Map<String, Object> config) {
         Entities.relation(NAME, relation);
-        if (relation.equals(PredictedEdges.TYPE.name())) {
+        if (relation.equals(PREDICTED.name())) {
             throw new IllegalArgumentException(NAME + ": " + relation
                     + " is the relationship type of kgstore's own predictions, not a relation of the model");
         }
@@ -93,19 +101,26 @@ public class Complete {
         RelationshipType type = RelationshipType.withName(relation);
         TreeMap<String, Node> heads = heads(type);
         if (heads.isEmpty()) {
-            throw new KgstoreException("no (:Entity)-[:" + quote(relation) + "]->() facts in the database, so "
-                    + NAME + " has no heads to complete; relation names are case-sensitive relationship types "
-                    + "(see CALL db.relationshipTypes())");
+            throw new KgstoreException("no (:" + ENTITY.name() + ")-[:" + quote(relation) + "]->() facts in the "
+                    + "database, so " + NAME + " has no heads to complete; relation names are case-sensitive "
+                    + "relationship types (see CALL db.relationshipTypes())");
         }
+        Proposals proposals = ask(relation, new ArrayList<>(heads.keySet()), k, minScore, batchSize);
+        return write(type, heads, proposals, limit, dryRun).stream();
+    }
 
-        // 1. Every sidecar call, before any write.
+    /**
+     * Every sidecar call, before any write: asks {@code POST /predict} for {@code k} tails of each head, in
+     * requests of {@code batchSize} heads, and returns the candidates sorted best first (score descending,
+     * then head and tail key). Fails when the sidecar fails or swaps its model between two requests.
+     */
+    private Proposals ask(String relation, List<String> heads, long k, Double minScore, int batchSize) {
         SidecarApi api = new SidecarApi(new SidecarClient(KgstoreConf.current(db), guard));
         List<Candidate> candidates = new ArrayList<>();
         String model = null;
         String version = null;
-        List<String> keys = new ArrayList<>(heads.keySet());
-        for (int from = 0; from < keys.size(); from += batchSize) {
-            List<String> batch = keys.subList(from, Math.min(keys.size(), from + batchSize));
+        for (int from = 0; from < heads.size(); from += batchSize) {
+            List<String> batch = heads.subList(from, Math.min(heads.size(), from + batchSize));
             List<SidecarApi.Query> queries = new ArrayList<>(batch.size());
             for (String head : batch) {
                 queries.add(new SidecarApi.Query(head, relation, "out"));
@@ -130,13 +145,22 @@ public class Complete {
         candidates.sort(Comparator.comparingDouble(Candidate::score).reversed()
                 .thenComparing(Candidate::head)
                 .thenComparing(Candidate::tail));
+        return new Proposals(model, version, candidates);
+    }
 
-        // 2. The writes, best first, until `limit` rows.
-        PredictedEdges edges = new PredictedEdges(relation, model, version, ZonedDateTime.now(ZoneOffset.UTC));
+    /**
+     * The writes, in the caller's transaction: walks the candidates best first until {@code limit} rows,
+     * skipping tails the database no longer has, repeated pairs and pairs that already are facts; refreshes an
+     * existing prediction or creates a new one (with {@code dryRun}: neither) and yields a row for each.
+     */
+    private List<Row> write(RelationshipType type, Map<String, Node> heads, Proposals proposals, long limit,
+                            boolean dryRun) {
+        PredictedEdges edges = new PredictedEdges(type.name(), proposals.model(), proposals.version(),
+                ZonedDateTime.now(ZoneOffset.UTC));
         List<Row> rows = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         try (EntityIndex entities = new EntityIndex(tx)) {
-            for (Candidate c : candidates) {
+            for (Candidate c : proposals.candidates()) {
                 if (rows.size() >= limit) {
                     break;
                 }
@@ -147,13 +171,12 @@ public class Complete {
                 }
                 Relationship existing = edges.find(head, tail);
                 if (!dryRun) {
-                    edges.write(existing != null ? existing : head.createRelationshipTo(tail, PredictedEdges.TYPE),
-                            c.score());
+                    edges.write(existing != null ? existing : head.createRelationshipTo(tail, PREDICTED), c.score());
                 }
                 rows.add(new Row(head, tail, c.score(), existing == null));
             }
         }
-        return rows.stream();
+        return rows;
     }
 
     /** The distinct (:Entity {key}) start nodes of relationships of {@code type}, by key. */
@@ -162,8 +185,8 @@ public class Complete {
         try (ResourceIterator<Relationship> facts = tx.findRelationships(type)) {
             while (facts.hasNext()) {
                 Node start = facts.next().getStartNode();
-                Object key = start.getProperty(Entities.KEY, null);
-                if (key instanceof String && start.hasLabel(Entities.ENTITY)) {
+                Object key = start.getProperty(ENTITY_KEY, null);
+                if (key instanceof String && start.hasLabel(ENTITY)) {
                     heads.putIfAbsent((String) key, start);
                 }
             }
@@ -172,7 +195,7 @@ public class Complete {
     }
 
     /** A relationship type in Cypher syntax, backtick-quoted. */
-    static String quote(String name) {
+    private static String quote(String name) {
         return "`" + name.replace("`", "``") + "`";
     }
 }

@@ -1,5 +1,8 @@
 package io.kgstore.plugin;
 
+import static io.kgstore.plugin.GraphNames.ENTITY;
+import static io.kgstore.plugin.GraphNames.ENTITY_KEY;
+
 import org.neo4j.exceptions.KernelException;
 import org.neo4j.graphdb.MultipleFoundException;
 import org.neo4j.graphdb.Node;
@@ -46,8 +49,8 @@ final class EntityIndex implements AutoCloseable {
         this.tx = tx;
         this.ktx = ((InternalTransaction) tx).kernelTransaction();
         TokenRead tokens = ktx.tokenRead();
-        int label = tokens.nodeLabel(Entities.ENTITY.name());
-        this.keyProperty = tokens.propertyKey(Entities.KEY);
+        int label = tokens.nodeLabel(ENTITY.name());
+        this.keyProperty = tokens.propertyKey(ENTITY_KEY);
         IndexDescriptor index = IndexDescriptor.NO_INDEX;
         if (label != TokenConstants.NO_TOKEN && keyProperty != TokenConstants.NO_TOKEN) {
             index = ktx.schemaRead().index(SchemaDescriptors.forLabel(label, keyProperty), IndexType.RANGE);
@@ -79,7 +82,7 @@ final class EntityIndex implements AutoCloseable {
         }
         if (session == null) {
             try {
-                Node node = tx.findNode(Entities.ENTITY, Entities.KEY, key);
+                Node node = tx.findNode(ENTITY, ENTITY_KEY, key);
                 return node == null ? NONE : node.getId();
             } catch (MultipleFoundException e) {
                 throw Entities.notUnique(key);
@@ -89,7 +92,7 @@ final class EntityIndex implements AutoCloseable {
             ktx.dataRead().nodeIndexSeek(ktx.queryContext(), session, cursor, IndexQueryConstraints.unconstrained(),
                     PropertyIndexQuery.exact(keyProperty, key));
         } catch (KernelException e) {
-            throw new KgstoreException("looking up (:Entity {key: '" + key + "'}) failed: " + e.getMessage());
+            throw new KgstoreException("looking up " + Entities.pattern(key) + " failed: " + e.getMessage());
         }
         if (!cursor.next()) {
             return NONE;

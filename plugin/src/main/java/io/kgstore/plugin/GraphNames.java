@@ -9,7 +9,10 @@ import org.neo4j.graphdb.RelationshipType;
  * <p>Its Python twin is {@code kgstore/graph_names.py}; the two must agree, name for name and value for value,
  * because the plugin reads what the Python side writes ({@code (:Entity {key})}, {@code (:KgModel)}) and the
  * Python side reads what the plugin writes ({@code KGSTORE_PREDICTED} edges). Change a value in both or in
- * neither. Procedure descriptions and {@code plugin/README.md} repeat these names as documentation.
+ * neither. Each constant here has the same name and value in the Python module, except the five
+ * {@code PREDICTED_*} property names, which Python keeps as the tuple {@code PREDICTED_FIELDS} in this order.
+ * The Python module has more names (images, relation texts, version fields); this class holds only those the
+ * plugin uses. Procedure descriptions and {@code plugin/README.md} repeat these names as documentation.
  */
 public final class GraphNames {
 
@@ -27,13 +30,13 @@ public final class GraphNames {
     /** The label of the node that describes a trained model's vectors in the database. */
     public static final Label KG_MODEL = Label.label("KgModel");
     /** The model's name. */
-    public static final String KG_MODEL_ID = "id";
+    public static final String MODEL_ID = "id";
     /** The name of the vector index over the model's current entity vectors. */
-    public static final String KG_MODEL_INDEX = "index";
+    public static final String MODEL_INDEX = "index";
     /** The entity property that holds the model's current vectors. */
-    public static final String KG_MODEL_PROPERTY = "property";
+    public static final String MODEL_PROPERTY = "property";
     /** When the model's current vectors were written (a datetime); the latest model is the one written last. */
-    public static final String KG_MODEL_WRITTEN_AT = "written_at";
+    public static final String MODEL_WRITTEN_AT = "written_at";
 
     // ---- predictions: (h)-[:KGSTORE_PREDICTED {relation, score, model, version, created_at}]->(t) --------
 

@@ -1,10 +1,16 @@
 package io.kgstore.plugin;
 
+import static io.kgstore.plugin.GraphNames.KG_MODEL;
+import static io.kgstore.plugin.GraphNames.MODEL_ID;
+import static io.kgstore.plugin.GraphNames.MODEL_INDEX;
+import static io.kgstore.plugin.GraphNames.MODEL_PROPERTY;
+import static io.kgstore.plugin.GraphNames.MODEL_WRITTEN_AT;
+import static io.kgstore.plugin.GraphNames.SEARCH_WIDTH;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
 import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.graphdb.ResourceIterator;
@@ -23,17 +29,13 @@ import org.neo4j.procedure.Procedure;
 public class Nearest {
 
     static final String NAME = "kgstore.nearest";
-    static final Label KG_MODEL = Label.label("KgModel");
+
+    /** The KgModel written last; one without written_at only when no other has it. */
+    private static final String LATEST_MODEL = "MATCH (m:" + KG_MODEL.name() + ") RETURN m ORDER BY m."
+            + MODEL_WRITTEN_AT + " IS NULL, m." + MODEL_WRITTEN_AT + " DESC LIMIT 1";
 
     @Context
     public Transaction tx;
-
-    /**
-     * The fewest candidates asked of the vector index. Its HNSW search keeps as many candidates
-     * as it is asked for, so asking for 100 and keeping k buys recall: on 100,000 random vectors
-     * (dim 128) recall@10 goes from 0.39 to 0.76 (bench/writeback_bench.py).
-     */
-    static final long SEARCH_WIDTH = 100;
 
     @Procedure(name = NAME, mode = Mode.READ)
     @Description("kgstore.nearest(node, k, model = null) - the k nodes whose embeddings are nearest to the node's, "
@@ -57,9 +59,9 @@ public class Nearest {
             throw new IllegalArgumentException(NAME + ": k is too large: " + k);
         }
         Node kgModel = model == null ? latestModel() : namedModel(model);
-        String id = String.valueOf(kgModel.getProperty("id", "?"));
-        String index = requiredString(kgModel, "index", id);
-        String property = requiredString(kgModel, "property", id);
+        String id = String.valueOf(kgModel.getProperty(MODEL_ID, "?"));
+        String index = requiredString(kgModel, MODEL_INDEX, id);
+        String property = requiredString(kgModel, MODEL_PROPERTY, id);
         Object vector = node.getProperty(property, null);
         if (vector == null) {
             throw new IllegalArgumentException(NAME + ": node " + node.getElementId() + " has no `" + property
@@ -85,37 +87,43 @@ public class Nearest {
     }
 
     private Node latestModel() {
-        try (Result result = tx.execute(
-                "MATCH (m:KgModel) RETURN m ORDER BY m.written_at IS NULL, m.written_at DESC LIMIT 1");
+        try (Result result = tx.execute(LATEST_MODEL);
              ResourceIterator<Node> models = result.columnAs("m")) {
             if (!models.hasNext()) {
-                throw new KgstoreException(NAME + ": no (:KgModel) node in the database; write a trained model's "
-                        + "embeddings back into Neo4j first (that creates the (:KgModel) node and its vector index)");
+                String kgModel = "(:" + KG_MODEL.name() + ")";
+                throw new KgstoreException(NAME + ": no " + kgModel + " node in the database; write a trained model's "
+                        + "embeddings back into Neo4j first (that creates the " + kgModel + " node and its vector index)");
             }
             return models.next();
         }
     }
 
     private Node namedModel(String model) {
-        try (ResourceIterator<Node> models = tx.findNodes(KG_MODEL, "id", model)) {
+        try (ResourceIterator<Node> models = tx.findNodes(KG_MODEL, MODEL_ID, model)) {
             if (models.hasNext()) {
                 return models.next();
             }
         }
         List<String> ids = new ArrayList<>();
         try (ResourceIterator<Node> all = tx.findNodes(KG_MODEL)) {
-            all.forEachRemaining(m -> ids.add(String.valueOf(m.getProperty("id", "?"))));
+            all.forEachRemaining(m -> ids.add(String.valueOf(m.getProperty(MODEL_ID, "?"))));
         }
-        throw new KgstoreException(NAME + ": no (:KgModel {id: '" + model + "'}); "
-                + (ids.isEmpty() ? "there is no (:KgModel) at all" : "models present: " + String.join(", ", ids)));
+        throw new KgstoreException(NAME + ": no " + modelPattern(model) + "; "
+                + (ids.isEmpty() ? "there is no (:" + KG_MODEL.name() + ") at all"
+                        : "models present: " + String.join(", ", ids)));
     }
 
     private static String requiredString(Node kgModel, String key, String id) {
         Object value = kgModel.getProperty(key, null);
         if (!(value instanceof String) || ((String) value).isEmpty()) {
-            throw new KgstoreException(NAME + ": (:KgModel {id: '" + id + "'}) has no `" + key
-                    + "` property (the name of its vector " + (key.equals("index") ? "index" : "property") + ")");
+            throw new KgstoreException(NAME + ": " + modelPattern(id) + " has no `" + key
+                    + "` property (the name of its vector " + (key.equals(MODEL_INDEX) ? "index" : "property") + ")");
         }
         return (String) value;
+    }
+
+    /** {@code (:KgModel {id: 'demo'})}, for messages. */
+    private static String modelPattern(String id) {
+        return "(:" + KG_MODEL.name() + " {" + MODEL_ID + ": '" + id + "'})";
     }
 }

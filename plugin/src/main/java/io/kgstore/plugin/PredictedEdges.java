@@ -1,5 +1,12 @@
 package io.kgstore.plugin;
 
+import static io.kgstore.plugin.GraphNames.PREDICTED;
+import static io.kgstore.plugin.GraphNames.PREDICTED_CREATED_AT;
+import static io.kgstore.plugin.GraphNames.PREDICTED_MODEL;
+import static io.kgstore.plugin.GraphNames.PREDICTED_RELATION;
+import static io.kgstore.plugin.GraphNames.PREDICTED_SCORE;
+import static io.kgstore.plugin.GraphNames.PREDICTED_VERSION;
+
 import java.time.ZonedDateTime;
 import java.util.function.Predicate;
 import org.neo4j.graphdb.Direction;
@@ -11,10 +18,9 @@ import org.neo4j.graphdb.ResourceIterable;
 /**
  * kgstore's predicted edges: {@code (h)-[:KGSTORE_PREDICTED {relation, score, model, version, created_at}]->(t)}.
  * They are kept apart from facts (whose type is the relation itself) so that predictions never pass for data.
+ * The type and property names are {@link GraphNames}'.
  */
 final class PredictedEdges {
-
-    static final RelationshipType TYPE = RelationshipType.withName("KGSTORE_PREDICTED");
 
     private final String relation;
     private final String model;
@@ -35,16 +41,16 @@ final class PredictedEdges {
 
     /** The prediction of this relation from head to tail, or null. */
     Relationship find(Node head, Node tail) {
-        return first(TYPE, head, tail, r -> relation.equals(r.getProperty("relation", null)));
+        return first(PREDICTED, head, tail, r -> relation.equals(r.getProperty(PREDICTED_RELATION, null)));
     }
 
     /** Sets all properties of a new or existing prediction. */
     void write(Relationship edge, double score) {
-        edge.setProperty("relation", relation);
-        edge.setProperty("score", score);
-        set(edge, "model", model);
-        set(edge, "version", version);
-        edge.setProperty("created_at", createdAt);
+        edge.setProperty(PREDICTED_RELATION, relation);
+        edge.setProperty(PREDICTED_SCORE, score);
+        set(edge, PREDICTED_MODEL, model);
+        set(edge, PREDICTED_VERSION, version);
+        edge.setProperty(PREDICTED_CREATED_AT, createdAt);
     }
 
     private static void set(Relationship edge, String key, String value) {

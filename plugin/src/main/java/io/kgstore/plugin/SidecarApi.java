@@ -17,8 +17,8 @@ final class SidecarApi {
 
     record Prediction(String key, double score) {}
 
-    /** The answer to one query, in the sidecar's order (score descending). */
-    record Result(boolean unknown, List<Prediction> predictions) {}
+    /** The answer to one query, in the sidecar's order (score descending); empty for a skipped unknown entity. */
+    record Result(List<Prediction> predictions) {}
 
     record PredictAnswer(String model, String version, List<Result> results) {}
 
@@ -69,7 +69,7 @@ final class SidecarApi {
             } else if (!unknown) {
                 throw unexpected("/predict", "a result has no 'predictions'");
             }
-            parsed.add(new Result(unknown, answers));
+            parsed.add(new Result(answers));
         }
         return new PredictAnswer(text(answer, "model"), text(answer, "version"), parsed);
     }
