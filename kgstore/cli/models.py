@@ -75,7 +75,11 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
     """The TrainConfig of ``kgstore train``: defaults < ``--config FILE`` < options typed on the command line."""
     from trainer.config import TrainConfig
 
-    fields: dict[str, Any] = TrainConfig.from_file(config_file).to_dict() if config_file else {}
+    hint = "`kgstore train --help` lists the options; each is a TrainConfig field."
+    try:
+        fields: dict[str, Any] = TrainConfig.from_file(config_file).to_dict() if config_file else {}
+    except (ValueError, OSError) as exc:  # unknown fields, bad values, unparseable or unreadable file
+        raise KgstoreError(str(exc), hint=hint) from exc
     for param in ctx.command.params:
         if isinstance(param, ConfigOption) and (config_file is None or not default_of(ctx, param.name)):
             value = values[param.name]
@@ -87,7 +91,7 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
     try:
         return TrainConfig.from_dict(fields)
     except ValueError as exc:
-        raise KgstoreError(str(exc), hint="`kgstore train --help` lists the options and their choices.") from exc
+        raise KgstoreError(str(exc), hint=hint) from exc
 
 
 @click.command(context_settings=CONTEXT)
