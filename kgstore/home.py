@@ -9,6 +9,7 @@ This module is the one owner of the home's folder layout: every other module ask
 <home>/server/{conf,data,logs,plugins,run}   the managed Neo4j (NEO4J_HOME); logs/sidecar.log
                                        and run/sidecar.pid belong to `kgstore serve --detach`
 <home>/models/<model>/<UTC time>/      one checkpoint per training run; latest -> the newest
+<home>/models/<model>/generators/<kind>/<UTC time>/   text/image generators trained on it; latest
 <home>/snapshots/<namespaces|all>/     graph snapshots exported for training
 <home>/images/                         content-addressed image files (sha256)
 ```
@@ -37,6 +38,7 @@ DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
 DEFAULT_SIDECAR_PORT = 8765
 LATEST = "latest"  # models/<model>/latest: the link to the newest checkpoint
+GENERATORS = "generators"  # models/<model>/generators/<kind>/: text and image generators of the model
 
 
 def default_home() -> Path:
@@ -132,6 +134,17 @@ class KgstoreHome:
     def latest_checkpoint(self, model: str) -> Path | None:
         """The folder ``models/<model>/latest`` points at, or None before the first training run."""
         link = self.latest_link(model)
+        return link.resolve() if link.exists() else None
+
+    def generators_dir(self, model: str, kind: str) -> Path:
+        """``models/<model>/generators/<kind>``: a generator's runs, beside the KG model's; ``latest`` inside."""
+        return self.model_dir(model) / GENERATORS / kind
+
+    def new_generator_dir(self, model: str, kind: str) -> Path:
+        return self.generators_dir(model, kind) / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+    def latest_generator(self, model: str, kind: str) -> Path | None:
+        link = self.generators_dir(model, kind) / LATEST
         return link.resolve() if link.exists() else None
 
     def model_names(self) -> list[str]:

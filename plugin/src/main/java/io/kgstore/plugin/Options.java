@@ -54,6 +54,38 @@ final class Options {
         return number;
     }
 
+    /** A finite number that must be at least 0; absent or null gives {@code fallback}. */
+    double nonNegative(String key, double fallback) {
+        Double number = number(key);
+        if (number == null) {
+            return fallback;
+        }
+        if (number < 0 || number.isInfinite()) {
+            throw new IllegalArgumentException(procedure + ": config " + key + " must be a finite number at least 0, got "
+                    + number);
+        }
+        return number;
+    }
+
+    /**
+     * An integer; absent gives {@code fallback}, while an explicit null is kept as null (for settings where
+     * null has a meaning of its own, e.g. "no seed").
+     */
+    Long integerOrNull(String key, Long fallback) {
+        if (!config.containsKey(key)) {
+            return fallback;
+        }
+        Object value = config.get(key);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof Long || value instanceof Integer)) {
+            throw new IllegalArgumentException(procedure + ": config " + key + " must be an integer or null, got "
+                    + describe(value));
+        }
+        return ((Number) value).longValue();
+    }
+
     boolean bool(String key, boolean fallback) {
         Object value = config.get(key);
         if (value == null) {

@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The sidecar's endpoints as Java calls (contract v1: {@code POST /score}, {@code POST /predict}):
- * builds the request bodies and checks the shape of the answers.
+ * The sidecar's endpoints as Java calls (contract v1: {@code POST /score}, {@code POST /predict},
+ * {@code POST /generate/text}): builds the request bodies and checks the shape of the answers.
  */
 final class SidecarApi {
 
@@ -21,6 +21,9 @@ final class SidecarApi {
     record Result(List<Prediction> predictions) {}
 
     record PredictAnswer(String model, String version, List<Result> results) {}
+
+    /** A {@code /generate/text} answer: one text per entity, in request order, and who wrote them. */
+    record TextAnswer(String model, String version, String generator, List<String> texts) {}
 
     private final SidecarClient client;
 
@@ -83,6 +86,39 @@ final class SidecarApi {
             throw unexpected("/score", "expected 'scores' with one number");
         }
         return scores.get(0).asDouble();
+    }
+
+    /**
+     * {@code POST /generate/text}: a short text for each entity key, from the model's text generator.
+     * {@code seed} null asks for an unseeded (different each time) sample; temperature 0 is greedy.
+     * Waits up to {@link SidecarConfig#GENERATE_TIMEOUT}, as generation can take seconds on a CPU.
+     */
+    TextAnswer generateText(List<String> entities, long maxTokens, double temperature, Long seed) {
+        ObjectNode body = Json.object();
+        ArrayNode list = body.putArray("entities");
+        entities.forEach(list::add);
+        body.put("max_tokens", maxTokens);
+        body.put("temperature", temperature);
+        if (seed == null) {
+            body.putNull("seed");
+        } else {
+            body.put("seed", seed);
+        }
+
+        String path = "/generate/text";
+        JsonNode answer = client.post(path, body, client.config().generateTimeout());
+        JsonNode texts = answer.get("texts");
+        if (texts == null || !texts.isArray() || texts.size() != entities.size()) {
+            throw unexpected(path, "expected 'texts' with one entry per entity (" + entities.size() + ")");
+        }
+        List<String> parsed = new ArrayList<>(texts.size());
+        for (JsonNode t : texts) {
+            if (!t.isTextual()) {
+                throw unexpected(path, "a text is not a string: " + t);
+            }
+            parsed.add(t.asText());
+        }
+        return new TextAnswer(text(answer, "model"), text(answer, "version"), text(answer, "generator"), parsed);
     }
 
     private static String text(JsonNode answer, String field) {

@@ -26,8 +26,9 @@ import org.neo4j.procedure.TerminationGuard;
  * connections alive and reuses them). The asynchronous {@code java.net.http.HttpClient} it replaced
  * handed every request across three threads; under eight concurrent Bolt clients that cost about as
  * much CPU as the whole sidecar search. Every call is bounded: the connect and read timeouts apply
- * to each request, and the {@link Watchdog} aborts a call past its hard deadline (connect + read
- * timeout + 1 s) or whose transaction was terminated, checking every 100 ms, so
+ * to each request (generation calls wait up to their own, longer read timeout), and the
+ * {@link Watchdog} aborts a call past its hard deadline (connect + read timeout + 1 s) or whose
+ * transaction was terminated, checking every 100 ms, so
  * {@code TERMINATE TRANSACTION} works while a call waits.
  */
 final class SidecarClient {
@@ -59,8 +60,16 @@ final class SidecarClient {
         return config;
     }
 
-    /** POSTs {@code body} to {@code path} (e.g. "/predict") and returns the JSON object answered with 2xx. */
+    /**
+     * POSTs {@code body} to {@code path} (e.g. "/predict") and returns the JSON object answered with 2xx;
+     * waits for the answer up to {@link SidecarConfig#READ_TIMEOUT}.
+     */
     JsonNode post(String path, JsonNode body) {
+        return post(path, body, config.readTimeout());
+    }
+
+    /** As {@link #post(String, JsonNode)}, waiting for the answer up to {@code timeout} (e.g. generation's). */
+    JsonNode post(String path, JsonNode body, SidecarConfig.ReadTimeout timeout) {
         byte[] payload = Json.write(body).getBytes(StandardCharsets.UTF_8);
         HttpURLConnection connection;
         try {
@@ -69,7 +78,7 @@ final class SidecarClient {
             throw failure(e);
         }
         connection.setConnectTimeout(config.connectTimeoutMs);
-        connection.setReadTimeout(config.readTimeoutMs);
+        connection.setReadTimeout(timeout.millis());
         connection.setInstanceFollowRedirects(false);
         connection.setUseCaches(false);
         connection.setDoOutput(true);
@@ -80,7 +89,7 @@ final class SidecarClient {
             connection.setRequestProperty("Authorization", "Bearer " + config.token);
         }
         long deadline = System.nanoTime()
-                + TimeUnit.MILLISECONDS.toNanos(config.connectTimeoutMs + config.readTimeoutMs + DEADLINE_SLACK_MS);
+                + TimeUnit.MILLISECONDS.toNanos((long) config.connectTimeoutMs + timeout.millis() + DEADLINE_SLACK_MS);
         Watchdog.Call call = Watchdog.watch(connection, guard, deadline);
         int status;
         String answer;
@@ -103,7 +112,7 @@ final class SidecarClient {
             if (call.terminated()) {
                 guard.check();  // throws the transaction's own termination error
             }
-            throw call.pastDeadline() || e instanceof SocketTimeoutException ? readTimeout() : failure(e);
+            throw call.pastDeadline() || e instanceof SocketTimeoutException ? readTimeout(timeout) : failure(e);
         } finally {
             Watchdog.done(call);
         }
@@ -138,9 +147,9 @@ final class SidecarClient {
                 + "): check that it is running and that " + config.whereUrlIsSet() + " is right");
     }
 
-    private KgstoreException readTimeout() {
+    private KgstoreException readTimeout(SidecarConfig.ReadTimeout timeout) {
         return new KgstoreException("kgstore sidecar at " + config.url + " did not answer within "
-                + config.readTimeoutMs + " ms (" + SidecarConfig.READ_TIMEOUT + " in " + config.file + ")");
+                + timeout.millis() + " ms (" + timeout.key() + " in " + config.file + ")");
     }
 
     private JsonNode interpret(String path, int status, String body) {

@@ -10,7 +10,8 @@ import java.util.Properties;
  * Where the decoder sidecar is and how to talk to it: one immutable snapshot of {@code kgstore.conf}
  * plus the environment overrides. {@link KgstoreConf} finds, reads and caches it.
  *
- * <p>Keys (all optional): {@value #URL}, {@value #TOKEN}, {@value #CONNECT_TIMEOUT}, {@value #READ_TIMEOUT}.
+ * <p>Keys (all optional): {@value #URL}, {@value #TOKEN}, {@value #CONNECT_TIMEOUT}, {@value #READ_TIMEOUT},
+ * {@value #GENERATE_TIMEOUT}.
  * The environment variables {@value #URL_ENV} and {@value #TOKEN_ENV} win over the file.
  */
 final class SidecarConfig {
@@ -19,6 +20,8 @@ final class SidecarConfig {
     static final String TOKEN = "kgstore.sidecar.token";
     static final String CONNECT_TIMEOUT = "kgstore.sidecar.connect_timeout_ms";
     static final String READ_TIMEOUT = "kgstore.sidecar.read_timeout_ms";
+    /** The read timeout of generation calls ({@code /generate/...}), which can take seconds on a CPU. */
+    static final String GENERATE_TIMEOUT = "kgstore.sidecar.generate_timeout_ms";
 
     static final String URL_ENV = "KGSTORE_SIDECAR_URL";
     static final String TOKEN_ENV = "KGSTORE_SIDECAR_TOKEN";
@@ -26,6 +29,10 @@ final class SidecarConfig {
     static final String DEFAULT_URL = "http://127.0.0.1:8765";
     static final int DEFAULT_CONNECT_TIMEOUT_MS = 2000;
     static final int DEFAULT_READ_TIMEOUT_MS = 30000;
+    static final int DEFAULT_GENERATE_TIMEOUT_MS = 120000;
+
+    /** How long one kind of call waits for its answer, and the setting that says so (named in timeout errors). */
+    record ReadTimeout(String key, int millis) {}
 
     /** Base URL without a trailing slash, e.g. {@code http://127.0.0.1:8765}. */
     final String url;
@@ -33,18 +40,20 @@ final class SidecarConfig {
     final String token;
     final int connectTimeoutMs;
     final int readTimeoutMs;
+    final int generateTimeoutMs;
     /** The kgstore.conf this was read from (or would have been: it may not exist). */
     final Path file;
     final boolean fileExists;
     final boolean urlFromEnv;
     final boolean tokenFromEnv;
 
-    private SidecarConfig(String url, String token, int connectTimeoutMs, int readTimeoutMs,
+    private SidecarConfig(String url, String token, int connectTimeoutMs, int readTimeoutMs, int generateTimeoutMs,
                           Path file, boolean fileExists, boolean urlFromEnv, boolean tokenFromEnv) {
         this.url = url;
         this.token = token;
         this.connectTimeoutMs = connectTimeoutMs;
         this.readTimeoutMs = readTimeoutMs;
+        this.generateTimeoutMs = generateTimeoutMs;
         this.file = file;
         this.fileExists = fileExists;
         this.urlFromEnv = urlFromEnv;
@@ -63,7 +72,18 @@ final class SidecarConfig {
         String token = envToken != null ? envToken : blankToNull(props.getProperty(TOKEN));
         int connect = millis(props, CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT_MS, file);
         int read = millis(props, READ_TIMEOUT, DEFAULT_READ_TIMEOUT_MS, file);
-        return new SidecarConfig(url, token, connect, read, file, fileExists, envUrl != null, envToken != null);
+        int generate = millis(props, GENERATE_TIMEOUT, DEFAULT_GENERATE_TIMEOUT_MS, file);
+        return new SidecarConfig(url, token, connect, read, generate, file, fileExists, envUrl != null, envToken != null);
+    }
+
+    /** The read timeout of the scoring calls ({@code /score}, {@code /predict}). */
+    ReadTimeout readTimeout() {
+        return new ReadTimeout(READ_TIMEOUT, readTimeoutMs);
+    }
+
+    /** The read timeout of the generation calls ({@code /generate/text}). */
+    ReadTimeout generateTimeout() {
+        return new ReadTimeout(GENERATE_TIMEOUT, generateTimeoutMs);
     }
 
     /** "kgstore.sidecar.url in /path/kgstore.conf", or the env variable when that is what set it. */
@@ -84,6 +104,7 @@ final class SidecarConfig {
     public String toString() {
         return "SidecarConfig{url=" + url + ", token=" + (token == null ? "none" : "***")
                 + ", connectTimeoutMs=" + connectTimeoutMs + ", readTimeoutMs=" + readTimeoutMs
+                + ", generateTimeoutMs=" + generateTimeoutMs
                 + ", file=" + file + (fileExists ? "" : " (missing)") + "}";
     }
 

@@ -7,7 +7,8 @@
  *
  * <p>Procedures: {@link io.kgstore.plugin.Version} ({@code kgstore.version()}); the ones backed by the HTTP
  * decoder sidecar: {@link io.kgstore.plugin.Score} ({@code kgstore.score()}), {@link io.kgstore.plugin.Predict}
- * ({@code kgstore.predict()}), {@link io.kgstore.plugin.Complete} ({@code kgstore.complete()});
+ * ({@code kgstore.predict()}), {@link io.kgstore.plugin.Complete} ({@code kgstore.complete()}),
+ * {@link io.kgstore.plugin.Describe} ({@code kgstore.describe()});
  * {@link io.kgstore.plugin.Nearest} ({@code kgstore.nearest()}), which reads the model's vector index; and the
  * bulk writes {@link io.kgstore.plugin.TripleWrite} ({@code kgstore.createTriples()}) and
  * {@link io.kgstore.plugin.VectorWrite} ({@code kgstore.writeVectors()}).

@@ -26,6 +26,7 @@ class KgstoreConfTest {
         assertThat(config.token).isNull();
         assertThat(config.connectTimeoutMs).isEqualTo(2000);
         assertThat(config.readTimeoutMs).isEqualTo(30000);
+        assertThat(config.generateTimeoutMs).isEqualTo(120000);
         assertThat(config.fileExists).isFalse();
     }
 
@@ -35,7 +36,8 @@ class KgstoreConfTest {
                 + "kgstore.sidecar.url=http://127.0.0.1:40123/\n"
                 + "kgstore.sidecar.token=abc\n"
                 + "kgstore.sidecar.connect_timeout_ms=150\n"
-                + "kgstore.sidecar.read_timeout_ms = 900\n", 0);
+                + "kgstore.sidecar.read_timeout_ms = 900\n"
+                + "kgstore.sidecar.generate_timeout_ms=4500\n", 0);
 
         SidecarConfig config = KgstoreConf.load(file, Map.of());
 
@@ -43,6 +45,8 @@ class KgstoreConfTest {
         assertThat(config.token).isEqualTo("abc");
         assertThat(config.connectTimeoutMs).isEqualTo(150);
         assertThat(config.readTimeoutMs).isEqualTo(900);
+        assertThat(config.generateTimeoutMs).isEqualTo(4500);
+        assertThat(config.generateTimeout()).isEqualTo(new SidecarConfig.ReadTimeout("kgstore.sidecar.generate_timeout_ms", 4500));
         assertThat(config.toString()).doesNotContain("abc");
     }
 
@@ -76,7 +80,12 @@ class KgstoreConfTest {
                 .hasMessageContaining("kgstore.sidecar.read_timeout_ms=soon in " + file)
                 .hasMessageContaining("positive number of milliseconds");
 
-        write("kgstore.sidecar.url=localhost:8765\n", 5);
+        write("kgstore.sidecar.generate_timeout_ms=0\n", 5);
+        assertThatThrownBy(() -> KgstoreConf.load(file, Map.of()))
+                .hasMessageContaining("kgstore.sidecar.generate_timeout_ms=0 in " + file)
+                .hasMessageContaining("positive number of milliseconds");
+
+        write("kgstore.sidecar.url=localhost:8765\n", 10);
         assertThatThrownBy(() -> KgstoreConf.load(file, Map.of()))
                 .hasMessageContaining("kgstore sidecar URL 'localhost:8765' (from kgstore.sidecar.url in " + file + ")");
     }

@@ -33,7 +33,7 @@ import org.neo4j.harness.Neo4j;
 import org.neo4j.harness.Neo4jBuilders;
 
 /**
- * kgstore.predict / kgstore.complete / kgstore.score against an in-process Neo4j and a {@link StandInSidecar}.
+ * kgstore.predict / kgstore.complete / kgstore.score / kgstore.describe against an in-process Neo4j and a {@link StandInSidecar}.
  * The plugin finds its kgstore.conf through the test hook {@link KgstoreConf#useFile}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -59,6 +59,7 @@ class SidecarProceduresTest {
                 .withProcedure(Predict.class)
                 .withProcedure(Complete.class)
                 .withFunction(Score.class)
+                .withFunction(Describe.class)
                 .build();
         driver = GraphDatabase.driver(neo4j.boltURI(), AuthTokens.none());
     }
@@ -105,7 +106,8 @@ class SidecarProceduresTest {
                         "kgstore.predict(node :: NODE, relation :: STRING, config = {} :: MAP) :: (node :: NODE, score :: FLOAT) READ")
                 .containsEntry("kgstore.complete", "kgstore.complete(relation :: STRING, config = {} :: MAP) "
                         + ":: (head :: NODE, tail :: NODE, score :: FLOAT, created :: BOOLEAN) WRITE")
-                .containsEntry("kgstore.score", "kgstore.score(head :: NODE, relation :: STRING, tail :: NODE) :: FLOAT");
+                .containsEntry("kgstore.score", "kgstore.score(head :: NODE, relation :: STRING, tail :: NODE) :: FLOAT")
+                .containsEntry("kgstore.describe", "kgstore.describe(node :: NODE, config = {} :: MAP) :: STRING");
     }
 
     // ---- kgstore.predict --------------------------------------------------------------------------------
@@ -223,6 +225,153 @@ class SidecarProceduresTest {
         assertThat(body.at("/triples/0/tail").asText()).isEqualTo("ex:c");
         assertThat(error("MATCH (a:Entity {key: 'ex:a'}), (b:Entity {key: 'ex:b'}) RETURN kgstore.score(a, 'treats', b)"))
                 .contains("kgstore sidecar answered 404: unknown entity 'ex:a'");
+    }
+
+    // ---- kgstore.describe ---------------------------------------------------------------------------------
+
+    @Test
+    void describeReturnsTheSidecarsTextForTheNodesKey() {
+        sidecar.text("ex:a", "A drug that treats ex:b.");
+        sidecar.text("ex:b", "A condition.");
+
+        List<Record> rows = run("MATCH (n:Entity) WHERE n.key IN ['ex:a', 'ex:b'] "
+                + "RETURN n.key AS key, kgstore.describe(n) AS text ORDER BY key");
+
+        assertThat(rows).extracting(r -> r.get("key").asString() + ": " + r.get("text").asString())
+                .containsExactly("ex:a: A drug that treats ex:b.", "ex:b: A condition.");
+        List<StandInSidecar.Request> calls = sidecar.requests("/generate/text");
+        assertThat(calls).hasSize(2);  // one call per row
+        JsonNode body = calls.stream().filter(c -> c.body().at("/entities/0").asText().equals("ex:a"))
+                .findFirst().orElseThrow().body();
+        assertThat(body.get("entities")).hasSize(1);
+        assertThat(body.get("max_tokens").isIntegralNumber()).isTrue();
+        assertThat(body.get("max_tokens").asLong()).isEqualTo(48);
+        assertThat(body.get("temperature").isNumber()).isTrue();
+        assertThat(body.get("temperature").asDouble()).isEqualTo(0.0);
+        assertThat(body.get("seed").isIntegralNumber()).isTrue();
+        assertThat(body.get("seed").asLong()).isZero();
+        assertThat(body.size()).as("exactly the contract's fields: " + body).isEqualTo(4);
+    }
+
+    @Test
+    void describeSendsMaxTokensTemperatureAndSeed() {
+        sidecar.text("ex:a", "A drug.");
+
+        // the README's example, with this test's key
+        Record row = run("MATCH (n:Entity {key: 'ex:a'}) RETURN kgstore.describe(n, {maxTokens: 40, seed: 1}) AS d").get(0);
+        assertThat(row.get("d").asString()).isEqualTo("A drug.");
+        JsonNode body = single("/generate/text").body();
+        assertThat(body.get("max_tokens").asLong()).isEqualTo(40);
+        assertThat(body.get("temperature").asDouble()).isEqualTo(0.0);
+        assertThat(body.get("seed").asLong()).isEqualTo(1);
+
+        sidecar.reset();
+        sidecar.text("ex:a", "A drug.");
+        run("MATCH (n:Entity {key: 'ex:a'}) RETURN kgstore.describe(n, {maxTokens: 12, temperature: 0.7, seed: null})");
+        body = single("/generate/text").body();
+        assertThat(body.get("max_tokens").asLong()).isEqualTo(12);
+        assertThat(body.get("temperature").asDouble()).isEqualTo(0.7);
+        assertThat(body.get("seed").isNull()).as("an explicit null seed is sent as null: " + body).isTrue();
+
+        sidecar.reset();
+        sidecar.text("ex:a", "A drug.");
+        run("MATCH (n:Entity {key: 'ex:a'}) RETURN kgstore.describe(n, {temperature: 1})");  // an integer is a number too
+        assertThat(single("/generate/text").body().get("temperature").asDouble()).isEqualTo(1.0);
+    }
+
+    @Test
+    void describeOfNullIsNullAndANodeWithoutKeyFails() {
+        Record row = run("OPTIONAL MATCH (n:Entity {key: 'ex:nope'}) RETURN kgstore.describe(n) AS d, "
+                + "kgstore.describe(null, {maxTokens: 5}) AS e").get(0);
+        assertThat(row.get("d").isNull()).isTrue();
+        assertThat(row.get("e").isNull()).isTrue();
+
+        assertThat(error("MATCH (t:Thing) RETURN kgstore.describe(t)"))
+                .contains("kgstore.describe: node (node ")
+                .contains("labels :Thing) has no `key` property; only (:Entity {key}) nodes are known to the model");
+        assertThat(sidecar.requests()).isEmpty();
+    }
+
+    @Test
+    void describeRefusesBadConfigNamingTheKey() {
+        String a = "MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a, $config)";
+        assertThat(error(a, Map.of("config", Map.of("max_tokens", 5))))
+                .contains("kgstore.describe: unknown config key 'max_tokens' (allowed: maxTokens, seed, temperature)");
+        assertThat(error(a, Map.of("config", Map.of("maxTokens", 0))))
+                .contains("kgstore.describe: config maxTokens must be at least 1, got 0");
+        assertThat(error(a, Map.of("config", Map.of("maxTokens", 2.5))))
+                .contains("kgstore.describe: config maxTokens must be an integer, got 2.5");
+        assertThat(error(a, Map.of("config", Map.of("temperature", -0.5))))
+                .contains("kgstore.describe: config temperature must be a finite number at least 0, got -0.5");
+        assertThat(error(a, Map.of("config", Map.of("temperature", "hot"))))
+                .contains("kgstore.describe: config temperature must be a number, got 'hot'");
+        assertThat(error("MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a, {temperature: 1.0 / 0.0})"))
+                .contains("kgstore.describe: config temperature must be a finite number at least 0, got Infinity");
+        assertThat(error(a, Map.of("config", Map.of("seed", 1.5))))
+                .contains("kgstore.describe: config seed must be an integer or null, got 1.5");
+        assertThat(error(a, Map.of("config", Map.of("seed", "7"))))
+                .contains("kgstore.describe: config seed must be an integer or null, got '7'");
+        // checked for a null node too, so a mistake shows whatever the rows are
+        assertThat(error("RETURN kgstore.describe(null, {maxTokens: -1})")).contains("config maxTokens must be at least 1");
+        assertThat(sidecar.requests()).isEmpty();
+    }
+
+    @Test
+    void describeSidecarErrorsCarryTheirDetail() {
+        String call = "MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a, $config)";
+
+        // 404: no canned text = unknown entity
+        assertThat(error(call, Map.of("config", Map.of())))
+                .contains("kgstore sidecar answered 404: unknown entity 'ex:a' (model 'demo')")
+                .contains("(POST " + sidecar.url() + "/generate/text)");
+        sidecar.text("ex:a", "A drug.");
+        // 422: max_tokens over the sidecar's cap
+        assertThat(error(call, Map.of("config", Map.of("maxTokens", 5000))))
+                .contains("kgstore sidecar answered 422: max_tokens 5000 is over the sidecar's cap of 256");
+        // 503: the model has no text generator
+        sidecar.generator(null);
+        assertThat(error(call, Map.of("config", Map.of())))
+                .contains("kgstore sidecar answered 503: no text generator is trained for model 'demo'");
+        // answers of the wrong shape
+        sidecar.override(r -> new StandInSidecar.Reply(200, "{\"model\": \"demo\", \"texts\": []}", 0));
+        assertThat(error(call, Map.of("config", Map.of())))
+                .contains("answered POST /generate/text with an unexpected body (expected 'texts' with one entry "
+                        + "per entity (1))");
+        sidecar.override(r -> new StandInSidecar.Reply(200, "{\"texts\": [3]}", 0));
+        assertThat(error(call, Map.of("config", Map.of()))).contains("a text is not a string: 3");
+    }
+
+    @Test
+    void describeWithTheSidecarDownSaysSo() throws IOException {
+        writeConf("kgstore.sidecar.url=http://127.0.0.1:" + closedPort());
+
+        assertThat(error("MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a)"))
+                .contains("is not reachable (connection refused): start it with `kgstore serve`, "
+                        + "or set kgstore.sidecar.url in " + conf);
+        // the same Cypher error as the procedures' (README: Neo.ClientError.Procedure.ProcedureCallFailed)
+        assertThatThrownBy(() -> run("MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a)"))
+                .isInstanceOf(Neo4jException.class)
+                .satisfies(t -> assertThat(((Neo4jException) t).code())
+                        .isEqualTo("Neo.ClientError.Procedure.ProcedureCallFailed"));
+    }
+
+    @Test
+    void describeWaitsUpToTheGenerateTimeoutNotTheReadTimeout() throws IOException {
+        sidecar.text("ex:a", "A drug.");
+        sidecar.override(r -> r.path().equals("/generate/text")
+                ? new StandInSidecar.Reply(200, "{\"texts\": [\"slow but fine\"]}", 800) : null);
+        writeConf("kgstore.sidecar.url=" + sidecar.url(), "kgstore.sidecar.read_timeout_ms=300",
+                "kgstore.sidecar.generate_timeout_ms=5000");
+
+        assertThat(run("MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a) AS d").get(0).get("d").asString())
+                .isEqualTo("slow but fine");
+
+        writeConf("kgstore.sidecar.url=" + sidecar.url(), "kgstore.sidecar.generate_timeout_ms=500");
+        sidecar.override(r -> new StandInSidecar.Reply(200, "{}", 10_000));
+        long start = System.nanoTime();
+        String message = error("MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a)");
+        assertThat(message).contains("did not answer within 500 ms (kgstore.sidecar.generate_timeout_ms in " + conf + ")");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(5_000);
     }
 
     // ---- kgstore.complete -----------------------------------------------------------------------------------

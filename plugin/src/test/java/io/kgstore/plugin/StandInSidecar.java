@@ -23,19 +23,24 @@ import java.util.function.Function;
 
 /**
  * A real HTTP server in the test JVM that stands in for the Python decoder sidecar ({@code kgstore serve}),
- * answering per the sidecar HTTP contract v1 ({@code /health}, {@code /score}, {@code /predict}) with canned,
- * test-controlled answers. The real sidecar is exercised end to end by the Python integration tests; this one
- * lets the plugin's tests control every answer, error and delay.
+ * answering per the sidecar HTTP contract v1 ({@code /health}, {@code /score}, {@code /predict},
+ * {@code /generate/text}) with canned, test-controlled answers. The real sidecar is exercised end to end by the
+ * Python integration tests; this one lets the plugin's tests control every answer, error and delay.
  *
  * <p>Behaviour: {@code /predict} answers each query from {@link #predictions}, applies {@code min_score} and
  * {@code k}, and treats a query without canned answers as an unknown entity (404 with on_unknown "error",
  * {@code "unknown": true} with "skip"). {@code k} outside 1..{@value #MAX_K} gets FastAPI's 422 list.
+ * {@code /generate/text} answers each entity from {@link #text}; an entity without a canned text is unknown
+ * (404), {@code max_tokens} over {@value #MAX_TOKENS} is a 422 with a string detail, and no
+ * {@link #generator} (null) is a 503.
  * {@link #token} makes every endpoint but /health demand the bearer token. {@link #override} replaces the
  * answer (e.g. a 500, or a delay beyond the plugin's read timeout). Every request is recorded.
  */
 final class StandInSidecar implements AutoCloseable {
 
     static final int MAX_K = 1000;
+    static final int MAX_TOKENS = 256;
+    static final String GENERATOR = "demo-textgen-20260101T000000Z";
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     /** A recorded request. */
@@ -57,6 +62,8 @@ final class StandInSidecar implements AutoCloseable {
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final Map<String, List<Map.Entry<String, Double>>> predictions = new HashMap<>();
     private final Map<String, Double> scores = new HashMap<>();
+    private final Map<String, String> texts = new HashMap<>();
+    private volatile String generator = GENERATOR;
     private volatile String token;
     private volatile String model = "demo";
     private volatile String version = "20260101T000000Z";
@@ -78,6 +85,8 @@ final class StandInSidecar implements AutoCloseable {
         requests.clear();
         predictions.clear();
         scores.clear();
+        texts.clear();
+        generator = GENERATOR;
         token = null;
         override = null;
         model = "demo";
@@ -104,6 +113,16 @@ final class StandInSidecar implements AutoCloseable {
 
     synchronized void score(String head, String relation, String tail, double score) {
         scores.put(head + "|" + relation + "|" + tail, score);
+    }
+
+    /** The canned {@code /generate/text} answer for one entity key. */
+    synchronized void text(String entity, String text) {
+        texts.put(entity, text);
+    }
+
+    /** The text generator's checkpoint name; null: the model has none (503). */
+    void generator(String generator) {
+        this.generator = generator;
     }
 
     /** Replaces the normal answer whenever {@code override} returns non-null. */
@@ -176,6 +195,8 @@ final class StandInSidecar implements AutoCloseable {
                 return predict(request.body());
             case "/score":
                 return score(request.body());
+            case "/generate/text":
+                return generateText(request.body());
             default:
                 return Reply.error(404, "Not Found");
         }
@@ -228,6 +249,28 @@ final class StandInSidecar implements AutoCloseable {
                 return Reply.error(404, "unknown entity '" + head + "'");
             }
             out.add(score);
+        }
+        return ok(answer);
+    }
+
+    private synchronized Reply generateText(JsonNode body) {
+        String name = generator;
+        if (name == null) {
+            return Reply.error(503, "no text generator is trained for model '" + model
+                    + "': train one with kgstore before asking for texts");
+        }
+        long maxTokens = body.path("max_tokens").asLong(48);
+        if (maxTokens < 1 || maxTokens > MAX_TOKENS) {
+            return Reply.error(422, "max_tokens " + maxTokens + " is over the sidecar's cap of " + MAX_TOKENS);
+        }
+        ObjectNode answer = MAPPER.createObjectNode().put("model", model).put("version", version).put("generator", name);
+        ArrayNode out = answer.putArray("texts");
+        for (JsonNode e : body.path("entities")) {
+            String text = texts.get(e.asText());
+            if (text == null) {
+                return Reply.error(404, "unknown entity '" + e.asText() + "' (model '" + model + "')");
+            }
+            out.add(text);
         }
         return ok(answer);
     }

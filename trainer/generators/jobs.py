@@ -1,0 +1,203 @@
+"""The text generator's jobs: train it on a KG model, evaluate it on held-out entities, load it to serve.
+
+What ``kgstore generators train|eval text`` and ``kgstore describe`` call, and what the
+sidecar's ``POST /generate/text`` runs. The KG model comes first (``kgstore train``): the
+generator reads that model's entity vectors, and the graph's names, descriptions and facts
+from the same snapshot the model was trained on (or a fresh export).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgstore.driver import Graph
+from kgstore.errors import KgstoreError
+from kgstore.home import KgstoreHome
+from trainer.generators.checkpoint import GeneratorCheckpoint
+from trainer.generators.context import FactIndex
+from trainer.generators.text import EntityText, TextGeneratorConfig, TrainLog, build_decoder, context_only, \
+    generate_texts, train_decoder
+
+TEXT = "text"
+HELDOUT_SHARE = 0.1  # at most this share of the described entities is held out
+
+
+def _kg_checkpoint(home: KgstoreHome, model: str) -> Path:
+    checkpoint = home.latest_checkpoint(model)
+    if checkpoint is None:
+        raise KgstoreError(f"model {model!r} has no checkpoint in {home.model_dir(model)}",
+                           hint=f"Train the KG model first: kgstore train --model {model}")
+    return checkpoint
+
+
+def entity_texts(snapshot: Any, keys: list[str], config: TextGeneratorConfig) -> list[EntityText]:
+    """Name, verbalised facts and description of each of ``keys`` (in that order) from a snapshot."""
+    names = snapshot.entity_text.get("name") or [None] * snapshot.num_entities
+    descriptions = snapshot.entity_text.get("description") or [None] * snapshot.num_entities
+    facts = FactIndex.build(snapshot.triples, names, snapshot.relation_names)
+    row = {key: i for i, key in enumerate(snapshot.entity_keys)}
+    out = []
+    for key in keys:
+        i = row.get(key)
+        if i is None:  # in the model but gone from the graph: it keeps its vector, nothing else
+            out.append(EntityText(key=key, name="", context=""))
+            continue
+        description = (descriptions[i] or "").strip() or None
+        out.append(EntityText(key=key, name=(names[i] or "").strip(),
+                              context=facts.context(i, max_facts=config.max_facts, max_chars=config.max_context_chars),
+                              description=description))
+    return out
+
+
+def heldout_keys(entities: list[EntityText], config: TextGeneratorConfig) -> list[str]:
+    """A fixed, seeded set of described entities that training never sees."""
+    described = [e.key for e in entities if e.description]
+    count = min(config.heldout, int(len(described) * HELDOUT_SHARE))
+    rng = np.random.default_rng(config.seed)
+    return sorted(rng.choice(described, size=count, replace=False).tolist()) if count else []
+
+
+def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str = "default",
+                         config: TextGeneratorConfig | None = None, snapshot: Path | None = None,
+                         namespaces: list[str] | None = None, language_model: tuple[Any, Any] | None = None,
+                         progress: bool = True) -> tuple[GeneratorCheckpoint, TrainLog]:
+    """Train a text generator on ``model``'s latest checkpoint; returns its checkpoint and log."""
+    from trainer.checkpoint import Checkpoint
+    from trainer.pipeline import load_or_export
+
+    config = config or TextGeneratorConfig()
+    kg = Checkpoint(_kg_checkpoint(home, model))
+    keys = list(kg.read_vocab()["entity_keys"])
+    vectors = kg.read_entity_vectors()
+    data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, progress=progress)
+    entities = entity_texts(data, keys, config)
+    heldout = set(heldout_keys(entities, config))
+    train_ids = [i for i, e in enumerate(entities) if e.description and e.key not in heldout]
+    if not train_ids:
+        raise KgstoreError(f"no entity of model {model!r} has a description to learn from",
+                           hint="Descriptions come from the `description` property of :Entity nodes "
+                                "(`kgstore sync` imports them for datasets that have them).")
+    decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
+    decoder.to(config.device)
+    log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
+    folder = GeneratorCheckpoint(home.new_generator_dir(model, TEXT))
+    while folder.folder.exists():  # stamps have one-second resolution
+        time.sleep(0.2)
+        folder = GeneratorCheckpoint(home.new_generator_dir(model, TEXT))
+    folder.save(kind=TEXT, config=config, kg_checkpoint=kg.folder, vector_dim=int(vectors.shape[1]),
+                heldout=sorted(heldout), entities=entities, state=decoder.trainable_state(),
+                log={"steps": log.steps, "losses": log.losses, "seconds": log.seconds, "examples": log.examples,
+                     "train_entities": len(train_ids)})
+    folder.mark_latest(home.generators_dir(model, TEXT) / "latest")
+    return folder, log
+
+
+@dataclass
+class TextGenerator:
+    """A trained text generator, ready to describe any entity of its KG model."""
+
+    checkpoint: GeneratorCheckpoint
+    decoder: Any
+    entities: list[EntityText]
+    vectors: np.ndarray
+    kg_version: str
+    heldout: list[str]
+    index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {e.key: i for i, e in enumerate(self.entities)}
+
+    @classmethod
+    def load(cls, folder: Path | str, *, language_model: tuple[Any, Any] | None = None,
+             device: str = "cpu") -> TextGenerator:
+        from trainer.checkpoint import Checkpoint
+
+        checkpoint = GeneratorCheckpoint(folder)
+        meta = checkpoint.read_meta()
+        config = TextGeneratorConfig(**meta["config"])
+        kg = Checkpoint(meta["kg_checkpoint"])
+        vectors = kg.read_entity_vectors()
+        decoder = build_decoder(config, int(meta["vector_dim"]), language_model=language_model)
+        missing, unexpected = decoder.load_state_dict(checkpoint.read_weights(), strict=False)
+        trained = set(decoder.trainable_state())
+        if unexpected or trained & set(missing):
+            raise ValueError(f"{checkpoint.folder}: weights do not fit the generator (missing "
+                             f"{sorted(trained & set(missing))[:3]}, unexpected {unexpected[:3]})")
+        decoder.to(device).eval()
+        return cls(checkpoint=checkpoint, decoder=decoder, entities=checkpoint.read_entities(), vectors=vectors,
+                   kg_version=meta["kg_version"], heldout=list(meta["heldout"]))
+
+    @classmethod
+    def latest(cls, home: KgstoreHome, model: str, **kwargs: Any) -> TextGenerator:
+        folder = home.latest_generator(model, TEXT)
+        if folder is None:
+            raise KgstoreError(f"no text generator is trained for model {model!r}",
+                               hint=f"Train one: kgstore generators train text --model {model}")
+        return cls.load(folder, **kwargs)
+
+    def unknown(self, keys: list[str]) -> list[str]:
+        return [key for key in keys if key not in self.index]
+
+    def describe(self, keys: list[str], *, max_tokens: int = 48, temperature: float = 0.0,
+                 seed: int | None = 0) -> list[str]:
+        """One description per key (``KeyError`` naming the first unknown key)."""
+        missing = self.unknown(keys)
+        if missing:
+            raise KeyError(missing[0])
+        rows = [self.index[key] for key in keys]
+        return generate_texts(self.decoder, [self.entities[i] for i in rows], self.vectors[rows],
+                              max_tokens=max_tokens, temperature=temperature, seed=seed)
+
+
+def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit: int | None = None,
+                            generator: TextGenerator | None = None, max_tokens: int = 32,
+                            progress: bool = True) -> dict[str, Any]:
+    """Corpus BLEU and chrF (sacrebleu, both 0-1) on the held-out entities for three methods.
+
+    ``decoder``: this generator; ``nearest_neighbour``: the description of the training
+    entity whose vector is closest (cosine); ``context_only``: the same LM, without the
+    adapters and the soft prompt, prompted with the verbalised facts. Returns
+    ``{"rows": [...], "examples": [...], "model", "generator", "kg_version"}``.
+    """
+    import sacrebleu
+
+    generator = generator or TextGenerator.latest(home, model)
+    heldout = [generator.entities[generator.index[k]] for k in generator.heldout if k in generator.index]
+    heldout = [e for e in heldout if e.description][: limit or None]
+    if not heldout:
+        raise KgstoreError(f"the text generator of model {model!r} has no held-out entities to evaluate on")
+    references = [e.description or "" for e in heldout]
+    rows_of = [generator.index[e.key] for e in heldout]
+
+    def score(method: str, texts: list[str], seconds: float) -> dict[str, Any]:
+        return {"method": method, "bleu": sacrebleu.corpus_bleu(texts, [references]).score / 100,
+                "chrf": sacrebleu.corpus_chrf(texts, [references]).score / 100, "n": len(texts),
+                "seconds_per_100": 100 * seconds / len(texts)}
+
+    started = time.monotonic()
+    decoded = generate_texts(generator.decoder, heldout, generator.vectors[rows_of], max_tokens=max_tokens,
+                             progress=progress)
+    rows = [score("decoder", decoded, time.monotonic() - started)]
+
+    started = time.monotonic()
+    held = set(generator.heldout)
+    pool = [i for i, e in enumerate(generator.entities) if e.description and e.key not in held]
+    unit = generator.vectors / np.maximum(np.linalg.norm(generator.vectors, axis=1, keepdims=True), 1e-12)
+    nearest = np.asarray(pool)[np.argmax(unit[rows_of] @ unit[pool].T, axis=1)]
+    neighbours = [generator.entities[i].description or "" for i in nearest]
+    rows.append(score("nearest_neighbour", neighbours, time.monotonic() - started))
+
+    started = time.monotonic()
+    with context_only(generator.decoder):
+        prompted = generate_texts(generator.decoder, heldout, None, max_tokens=max_tokens, progress=progress)
+    rows.append(score("context_only", prompted, time.monotonic() - started))
+    examples = [{"key": e.key, "name": e.name, "reference": ref, "decoder": d, "nearest_neighbour": n,
+                 "context_only": c}
+                for e, ref, d, n, c in zip(heldout, references, decoded, neighbours, prompted, strict=True)]
+    return {"model": model, "generator": generator.checkpoint.name, "kg_version": generator.kg_version, "rows": rows,
+            "examples": examples}

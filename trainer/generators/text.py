@@ -1,0 +1,303 @@
+"""Text from entity vectors: a frozen causal LM conditioned on a soft prompt and the entity's facts.
+
+The condition has two halves (in the spirit of prefix tuning, Li & Liang 2021, and
+graph-to-text with soft prompts):
+
+.. math::
+
+    P = \\mathrm{reshape}(W \\, \\mathrm{LayerNorm}(v_e)) \\in \\mathbb{R}^{p \\times H}, \\qquad
+    x = [P; \\mathrm{emb}(\\mathrm{prompt}(\\mathrm{name}_e, \\mathrm{facts}_e)); \\mathrm{emb}(y_{<t})]
+
+where :math:`v_e` is the entity's vector from the KG model (the fused one for a multimodal
+model), :math:`p` soft-prompt positions of the LM's width :math:`H`, and the prompt names
+the entity and verbalises its own facts (:mod:`trainer.generators.context`). Training
+minimises the cross-entropy of the description :math:`y` only; the LM stays frozen except
+for optional LoRA adapters (Hu et al. 2021, ``peft``) on its attention projections.
+
+.. note:: A KG model trained with ``--modalities text`` has read each entity's description
+   into its vector; a generator on top of it partly *reconstructs* the description. Held-out
+   figures are therefore only a fair test of generation on a structure-only (or image-only)
+   KG model; the benchmark uses one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+SYSTEM = "You write short encyclopedia descriptions."
+
+
+@dataclass
+class TextGeneratorConfig:
+    """How a text generator is built and trained; saved in its checkpoint.
+
+    language_model: ``smollm2`` (offline default) or a local Hugging Face causal-LM folder.
+    num_prefix: soft-prompt positions made from the entity vector.
+    lora_rank: rank of LoRA adapters on the attention's q/v projections (0 = none: only the
+        projection learns).
+    lr, batch_size, epochs, max_seconds: optimisation (AdamW); the first cap reached stops it.
+    max_target_tokens: description tokens trained on (longer ones are cut).
+    max_facts / max_context_chars: the verbalised context's caps.
+    heldout: entities with a description kept out of training for evaluation (at most 10 %).
+    seed: seeds the held-out split, the initialisation and the batch order.
+    """
+
+    language_model: str = "smollm2"
+    num_prefix: int = 4
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lr: float = 2e-3
+    batch_size: int = 16
+    epochs: int = 1
+    max_seconds: float | None = None
+    max_target_tokens: int = 32
+    max_facts: int = 6
+    max_context_chars: int = 200
+    heldout: int = 200
+    seed: int = 0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EntityText:
+    """What the generator knows of one entity besides its vector."""
+
+    key: str
+    name: str
+    context: str  # verbalised facts
+    description: str | None = None  # the reference text (training target / evaluation reference)
+
+
+def prompt_text(name: str, context: str) -> str:
+    return f"Entity: {name or 'unnamed'}\nFacts: {context or 'none known'}\nDescribe it in a few words."
+
+
+def chat_prompt(tokenizer: Any, name: str, context: str) -> str:
+    """The prompt as the LM expects it: its chat template when it has one, plain text otherwise."""
+    user = prompt_text(name, context)
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                                             add_generation_prompt=True, tokenize=False)
+    return f"{SYSTEM}\n{user}\nDescription:"
+
+
+def _end_token(tokenizer: Any) -> int:
+    """The token a description ends with: the chat turn's end when there is one, else EOS."""
+    for token in ("<|im_end|>", "<|eot_id|>"):
+        ids = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(ids, int) and ids != tokenizer.unk_token_id:
+            return ids
+    return tokenizer.eos_token_id
+
+
+def build_decoder(config: TextGeneratorConfig, vector_dim: int, *, language_model: tuple[Any, Any] | None = None):  # noqa: ANN201
+    """``TextDecoder`` with its LM (loaded unless given as ``(model, tokenizer)``) and LoRA adapters."""
+    import torch
+
+    from trainer.generators.language_model import load_language_model
+
+    lm, tokenizer = language_model or load_language_model(config.language_model)
+    if config.lora_rank > 0:
+        from peft import LoraConfig, get_peft_model
+
+        lm = get_peft_model(lm, LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                                           target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(config.seed)
+    return TextDecoder(lm, tokenizer, vector_dim=vector_dim, num_prefix=config.num_prefix)
+
+
+def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is made on first use
+    import torch
+    from torch import nn
+
+    class _TextDecoder(nn.Module):
+        """Soft prompt from the entity vector + prompt tokens → the frozen (LoRA-adapted) LM."""
+
+        def __init__(self, lm: Any, tokenizer: Any, *, vector_dim: int, num_prefix: int) -> None:
+            super().__init__()
+            self.lm, self.tokenizer, self.num_prefix = lm, tokenizer, num_prefix
+            hidden = lm.get_input_embeddings().weight.shape[1]
+            self.project = nn.Sequential(nn.LayerNorm(vector_dim), nn.Linear(vector_dim, num_prefix * hidden))
+            # Start the soft prompt at the scale of the LM's own token embeddings.
+            scale = float(lm.get_input_embeddings().weight.std())
+            nn.init.normal_(self.project[1].weight, std=scale / math.sqrt(vector_dim))
+            nn.init.zeros_(self.project[1].bias)
+            self.end_token = _end_token(tokenizer)
+
+        def prefix(self, vectors: torch.Tensor) -> torch.Tensor:
+            return self.project(vectors).view(vectors.shape[0], self.num_prefix, -1)
+
+        def trainable_state(self) -> dict[str, torch.Tensor]:
+            names = {name for name, p in self.named_parameters() if p.requires_grad}
+            return {k: v for k, v in self.state_dict().items() if k in names}
+
+        def _embed(self, ids: list[int]) -> torch.Tensor:
+            table = self.lm.get_input_embeddings()
+            return table(torch.tensor(ids, dtype=torch.long, device=table.weight.device))
+
+        def loss(self, vectors: torch.Tensor | None, prompts: list[list[int]], targets: list[list[int]]) -> torch.Tensor:
+            """Mean cross-entropy of the target tokens (right-padded batch)."""
+            rows, labels = [], []
+            prefixes = self.prefix(vectors) if vectors is not None else None
+            for i, (prompt, target) in enumerate(zip(prompts, targets, strict=True)):
+                parts = [self._embed(prompt + target)]
+                if prefixes is not None:
+                    parts.insert(0, prefixes[i])
+                rows.append(torch.cat(parts))
+                ignored = (prefixes.shape[1] if prefixes is not None else 0) + len(prompt)
+                labels.append([-100] * ignored + target)
+            width = max(len(label) for label in labels)
+            hidden = rows[0].shape[1]
+            embeds = torch.zeros(len(rows), width, hidden, device=rows[0].device, dtype=rows[0].dtype)
+            mask = torch.zeros(len(rows), width, dtype=torch.long, device=rows[0].device)
+            label_tensor = torch.full((len(rows), width), -100, dtype=torch.long, device=rows[0].device)
+            for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
+                embeds[i, : len(row)] = row
+                mask[i, : len(row)] = 1
+                label_tensor[i, : len(label)] = torch.tensor(label)
+            return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=label_tensor).loss
+
+        @torch.no_grad()
+        def generate(self, vectors: torch.Tensor | None, prompts: list[list[int]], *, max_tokens: int,
+                     temperature: float, seed: int | None) -> list[str]:
+            """Left-padded batch generation; greedy when ``temperature`` is 0."""
+            rows = []
+            prefixes = self.prefix(vectors) if vectors is not None else None
+            for i, prompt in enumerate(prompts):
+                parts = [self._embed(prompt)]
+                if prefixes is not None:
+                    parts.insert(0, prefixes[i])
+                rows.append(torch.cat(parts))
+            width = max(len(row) for row in rows)
+            hidden = rows[0].shape[1]
+            embeds = torch.zeros(len(rows), width, hidden, device=rows[0].device, dtype=rows[0].dtype)
+            mask = torch.zeros(len(rows), width, dtype=torch.long, device=rows[0].device)
+            for i, row in enumerate(rows):
+                embeds[i, width - len(row):] = row
+                mask[i, width - len(row):] = 1
+            if seed is not None:
+                torch.manual_seed(seed)
+            sampling = temperature > 0
+            out = self.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_tokens,
+                                   do_sample=sampling, temperature=temperature if sampling else None,
+                                   top_p=0.95 if sampling else None, top_k=None,
+                                   eos_token_id=[self.end_token, self.tokenizer.eos_token_id],
+                                   pad_token_id=self.tokenizer.pad_token_id)
+            return [clean(self.tokenizer.decode(row, skip_special_tokens=True)) for row in out]
+
+    return _TextDecoder
+
+
+def TextDecoder(lm: Any, tokenizer: Any, *, vector_dim: int, num_prefix: int):  # noqa: ANN201, N802 - a class factory
+    return _decoder_class()(lm, tokenizer, vector_dim=vector_dim, num_prefix=num_prefix)
+
+
+def clean(text: str) -> str:
+    """One line, no surrounding quotes or spaces."""
+    return " ".join(text.split()).strip().strip('"').strip()
+
+
+@dataclass
+class TrainLog:
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    examples: int = 0
+
+
+def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndarray, config: TextGeneratorConfig, *,
+                  progress: bool = True, on_step: Callable[[int, float], None] | None = None) -> TrainLog:
+    """Fit the soft-prompt projection (and LoRA) on ``entities``' descriptions; ``vectors[i]`` is entity i's."""
+    import torch
+    from tqdm.auto import tqdm
+
+    tokenizer = decoder.tokenizer
+    prompts = [tokenizer(chat_prompt(tokenizer, e.name, e.context), add_special_tokens=False)["input_ids"]
+               for e in entities]
+    targets = [tokenizer(" " + (e.description or "").strip() if not getattr(tokenizer, "chat_template", None)
+                         else (e.description or "").strip(), add_special_tokens=False)["input_ids"]
+               [: config.max_target_tokens] + [decoder.end_token] for e in entities]
+    trainable = [p for p in decoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
+    steps_per_epoch = math.ceil(len(entities) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20))
+    rng = np.random.default_rng(config.seed)
+    all_vectors = torch.as_tensor(vectors, dtype=torch.float32, device=config.device)
+    log, started = TrainLog(), time.monotonic()
+    decoder.train()
+    bar = tqdm(total=total, desc="text generator", unit="step", disable=not progress)
+    step, smoothed = 0, None
+    try:
+        for _ in range(config.epochs):
+            for batch in np.array_split(rng.permutation(len(entities)), steps_per_epoch):
+                loss = decoder.loss(all_vectors[batch], [prompts[i] for i in batch], [targets[i] for i in batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                value = loss.item()
+                smoothed = value if smoothed is None else 0.9 * smoothed + 0.1 * value
+                log.steps.append(step)
+                log.losses.append(value)
+                log.examples += len(batch)
+                bar.update(1)
+                bar.set_postfix(loss=f"{smoothed:.3f}")
+                if on_step is not None:
+                    on_step(step, value)
+                if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
+                    return log
+    finally:
+        bar.close()
+        decoder.eval()
+        log.seconds = time.monotonic() - started
+    return log
+
+
+def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.ndarray | None, *, max_tokens: int = 48,
+                   temperature: float = 0.0, seed: int | None = 0, batch_size: int = 16,
+                   progress: bool = False) -> list[str]:
+    """One text per entity; ``vectors=None`` prompts the LM with the context alone (no soft prompt)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    tokenizer = decoder.tokenizer
+    device = next(decoder.parameters()).device
+    texts: list[str] = []
+    starts = range(0, len(entities), batch_size)
+    for start in tqdm(starts, desc="generating", unit="batch", disable=not progress):
+        chunk = entities[start: start + batch_size]
+        prompts = [tokenizer(chat_prompt(tokenizer, e.name, e.context), add_special_tokens=False)["input_ids"]
+                   for e in chunk]
+        batch_vectors = None if vectors is None else torch.as_tensor(
+            vectors[start: start + batch_size], dtype=torch.float32, device=device)
+        # One seed per batch start, so a text depends on its seed and batch, not on earlier batches.
+        batch_seed = None if seed is None else seed + start
+        texts += decoder.generate(batch_vectors, prompts, max_tokens=max_tokens, temperature=temperature,
+                                  seed=batch_seed)
+    return texts
+
+
+def context_only(decoder: Any) -> Any:
+    """The same LM without the adapters: the ``context_only`` baseline prompts it with the facts alone."""
+    lm = decoder.lm
+    return lm.disable_adapter() if hasattr(lm, "disable_adapter") else _NullContext()
+
+
+class _NullContext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
