@@ -3,7 +3,8 @@
 One module per command group: :mod:`~kgstore.cli.server` (the managed Neo4j),
 :mod:`~kgstore.cli.data` (schema, sync, datasets, export), :mod:`~kgstore.cli.models`
 (train, eval, write-back, serve, models), :mod:`~kgstore.cli.query` (status, nearest,
-complete, predictions); :mod:`~kgstore.cli.render` prints tables and ``--json``.
+complete, predictions), :mod:`~kgstore.cli.generators` (generators, describe);
+:mod:`~kgstore.cli.render` prints tables and ``--json``.
 
 Example::
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import click
 
 from kgstore import __version__
-from kgstore.cli import data, models, query, server
+from kgstore.cli import data, generators, models, query, server
 from kgstore.cli.common import CONTEXT, KgstoreGroup
 from kgstore.home import HOME_ENV
 
@@ -48,7 +49,7 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 for command in (server.server, data.schema, data.sync, data.datasets, data.export, models.train, models.evaluate,
                 models.write_back, models.serve, query.status, query.nearest, query.complete,
-                query.predictions_group):
+                query.predictions_group, generators.generators, generators.describe):
     main.add_command(command)
 
 __all__ = ["main"]

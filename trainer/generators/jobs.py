@@ -20,8 +20,15 @@ from kgstore.errors import KgstoreError
 from kgstore.home import KgstoreHome
 from trainer.generators.checkpoint import GeneratorCheckpoint
 from trainer.generators.context import FactIndex
-from trainer.generators.text import EntityText, TextGeneratorConfig, TrainLog, build_decoder, context_only, \
-    generate_texts, train_decoder
+from trainer.generators.text import (
+    EntityText,
+    TextGeneratorConfig,
+    TrainLog,
+    build_decoder,
+    context_only,
+    generate_texts,
+    train_decoder,
+)
 
 TEXT = "text"
 HELDOUT_SHARE = 0.1  # at most this share of the described entities is held out

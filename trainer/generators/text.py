@@ -144,7 +144,8 @@ def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is 
             table = self.lm.get_input_embeddings()
             return table(torch.tensor(ids, dtype=torch.long, device=table.weight.device))
 
-        def loss(self, vectors: torch.Tensor | None, prompts: list[list[int]], targets: list[list[int]]) -> torch.Tensor:
+        def loss(self, vectors: torch.Tensor | None, prompts: list[list[int]],
+                 targets: list[list[int]]) -> torch.Tensor:
             """Mean cross-entropy of the target tokens (right-padded batch)."""
             rows, labels = [], []
             prefixes = self.prefix(vectors) if vectors is not None else None
