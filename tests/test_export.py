@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kgstore.driver import Graph
+from kgstore.home import KgstoreHome
 from kgstore.importers.base import TripleFolder
 from kgstore.importers.files import FileSource, TripleFile
 from kgstore.importers.registry import open_dataset
@@ -199,11 +200,12 @@ def test_empty_graph_exports_an_empty_snapshot(graph: Graph) -> None:
 
 
 def test_snapshot_dir_for_and_bad_arguments(tmp_path: Path) -> None:
-    assert snapshot_dir_for(tmp_path, None) == tmp_path / "snapshots" / "all"
-    assert snapshot_dir_for(tmp_path, ["wn18rr", "fb15k-237"]) == tmp_path / "snapshots" / "fb15k-237-wn18rr"
+    home = KgstoreHome(tmp_path)
+    assert snapshot_dir_for(home, None) == tmp_path / "snapshots" / "all"
+    assert snapshot_dir_for(home, ["wn18rr", "fb15k-237"]) == tmp_path / "snapshots" / "fb15k-237-wn18rr"
     with pytest.raises(ValueError, match="empty list"):
-        snapshot_dir_for(tmp_path, [])
+        snapshot_dir_for(home, [])
     with pytest.raises(ValueError, match="path separators"):
-        snapshot_dir_for(tmp_path, ["../etc"])
+        snapshot_dir_for(home, ["../etc"])
     with pytest.raises(TypeError, match=r"use \['nations'\]"):
-        snapshot_dir_for(tmp_path, "nations")  # type: ignore[arg-type]
+        snapshot_dir_for(home, "nations")  # type: ignore[arg-type]

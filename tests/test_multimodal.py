@@ -61,9 +61,9 @@ def _config(**overrides: object) -> TrainConfig:
 
 # -- encoders -------------------------------------------------------------------------------------------
 def test_text_encoder_loads_offline_and_makes_sense() -> None:
-    from trainer.encoders.text import resolve_text_encoder
+    from trainer.encoders.factory import text_encoder
 
-    encoder = resolve_text_encoder("minilm")
+    encoder = text_encoder("minilm")
     vectors = encoder.encode(["a galaxy far, far away", "Star Wars (1977)", "Notting Hill (1999)"])
     assert vectors.shape == (3, 384) and encoder.dim == 384
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
@@ -71,9 +71,9 @@ def test_text_encoder_loads_offline_and_makes_sense() -> None:
 
 
 def test_image_encoder_loads_offline_pretrained(data_dir: Path) -> None:
-    from trainer.encoders.image import resolve_image_encoder
+    from trainer.encoders.factory import image_encoder
 
-    encoder = resolve_image_encoder("efficientnet-lite0")
+    encoder = image_encoder("efficientnet-lite0")
     posters = [data_dir / "MovieLens-100K" / "posters" / f"{i}.jpg" for i in (1, 2, 50)]
     features = encoder.encode(posters)
     assert features.shape == (3, 1280) and np.isfinite(features).all()
@@ -86,32 +86,31 @@ def test_image_encoder_loads_offline_pretrained(data_dir: Path) -> None:
 
 
 def test_open_clip_small_random_config(tmp_path: Path, data_dir: Path) -> None:
-    from trainer.encoders.image import resolve_image_encoder
-    from trainer.encoders.text import resolve_text_encoder
+    from trainer.encoders.factory import image_encoder, text_encoder
 
     config = tmp_path / "tiny-clip.json"
     config.write_text(json.dumps({
         "embed_dim": 32,
         "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
         "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}))
-    image = resolve_image_encoder(f"open_clip:{config}")
-    text = resolve_text_encoder(f"open_clip:{config}")
+    image = image_encoder(f"open_clip:{config}")
+    text = text_encoder(f"open_clip:{config}")
     assert image.encode([data_dir / "MovieLens-100K" / "posters" / "1.jpg"]).shape == (1, 32)
     assert text.encode(["toys come to life"]).shape == (1, 32)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        resolve_image_encoder(f"open_clip:{config}", checkpoint=tmp_path / "missing.pt")
+        image_encoder(f"open_clip:{config}", checkpoint=tmp_path / "missing.pt")
 
 
 def test_bad_encoder_names_and_bad_images_say_what_to_do(tmp_path: Path) -> None:
-    from trainer.encoders.image import ImageFileError, load_rgb, resolve_image_encoder
-    from trainer.encoders.text import resolve_text_encoder
+    from trainer.encoders.factory import image_encoder, text_encoder
+    from trainer.encoders.image import ImageFileError, load_rgb
 
     with pytest.raises(ValueError, match="efficientnet-lite0"):
-        resolve_image_encoder("resnet-9000")
+        image_encoder("resnet-9000")
     with pytest.raises(ValueError, match="minilm"):
-        resolve_text_encoder("bert-of-theseus")
+        text_encoder("bert-of-theseus")
     with pytest.raises(ValueError, match="ViT-B-32"):
-        resolve_image_encoder("open_clip:NoSuchNet")
+        image_encoder("open_clip:NoSuchNet")
     with pytest.raises(ImageFileError, match="does not exist"):
         load_rgb(tmp_path / "nope.jpg")
     (tmp_path / "fake.jpg").write_text("not an image")

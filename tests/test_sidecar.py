@@ -32,12 +32,12 @@ from kgstore.importers.registry import open_dataset  # noqa: E402
 from kgstore.server import free_port  # noqa: E402
 from kgstore.sync import sync_dataset  # noqa: E402
 from tests.conftest import ServerUnderTest, wipe  # noqa: E402
-from trainer.checkpoint import load_checkpoint  # noqa: E402
+from trainer.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.decoders import DECODERS, DistMult  # noqa: E402
 from trainer.export import snapshot_dir_for  # noqa: E402
 from trainer.model import KGModel  # noqa: E402
-from trainer.pipeline import latest_checkpoint, models_dir, new_checkpoint_dir, train_model  # noqa: E402
+from trainer.pipeline import train_model  # noqa: E402
 from trainer.sidecar.app import create_app  # noqa: E402
 from trainer.sidecar.model_store import ModelStore  # noqa: E402
 from trainer.sidecar.schemas import PredictResponse, ScoreResponse  # noqa: E402
@@ -221,7 +221,7 @@ def served(client: httpx.Client) -> tuple[KGModel, torch.Tensor, dict]:
 
 def test_health_and_startup_line(sidecar: Sidecar, client: httpx.Client) -> None:
     health = httpx.get(f"{sidecar.url}/health").json()  # no token needed
-    checkpoint = latest_checkpoint(sidecar.home, MODEL)
+    checkpoint = sidecar.home.latest_checkpoint(MODEL)
     assert health == {"status": "ok", "model": MODEL, "checkpoint": str(checkpoint), "version": checkpoint.name,
                       "decoder": "complex", "dim": 16, "entities": 14, "relations": 55}
     line = sidecar.log.read_text()
@@ -349,10 +349,10 @@ def test_token_generation_and_docs(sidecar: Sidecar, client: httpx.Client) -> No
 def test_a_new_latest_checkpoint_is_served(sidecar: Sidecar, client: httpx.Client) -> None:
     """The shared sidecar's last test: `kgstore train` re-points `latest`, the sidecar follows."""
     before = client.get("/health").json()
-    while new_checkpoint_dir(sidecar.home, MODEL).name == before["version"]:  # stamps have 1 s resolution
+    while sidecar.home.new_checkpoint_dir(MODEL).name == before["version"]:  # stamps have 1 s resolution
         time.sleep(0.1)
     job = train_model(None, home=sidecar.home, model=MODEL, config=tiny_config(decoder="distmult", dim=8, epochs=1),
-                      snapshot=snapshot_dir_for(sidecar.home.root, None), write_back=False, progress=False)
+                      snapshot=snapshot_dir_for(sidecar.home, None), write_back=False, progress=False)
     deadline = time.monotonic() + 30
     health = before
     while health["version"] == before["version"] and time.monotonic() < deadline:
@@ -366,9 +366,10 @@ def test_a_new_latest_checkpoint_is_served(sidecar: Sidecar, client: httpx.Clien
 
 # -- in-process: no model yet, CLI errors ----------------------------------------------------
 def test_no_model_is_503_until_one_is_trained(tmp_path: Path) -> None:
-    folder = models_dir(KgstoreHome(tmp_path), "later")
+    home = KgstoreHome(tmp_path)
+    folder = home.model_dir("later")
     folder.mkdir(parents=True)
-    store = ModelStore(name="later", models_dir=folder, check_interval=0.0)
+    store = ModelStore(name="later", link=home.latest_link("later"), check_interval=0.0)
     with TestClient(create_app(store)) as http:
         response = http.get("/health")
         assert response.status_code == 503
@@ -378,7 +379,7 @@ def test_no_model_is_503_until_one_is_trained(tmp_path: Path) -> None:
         checkpoint = folder / "20260101T000000Z"
         snapshot = Snapshot.from_labeled({"train": [("a", "r", "b"), ("b", "r", "c")], "test": [("a", "r", "c")]})
         train(snapshot, tiny_config(epochs=1, dim=4, decoder="transe"), checkpoint_dir=checkpoint, progress=False)
-        (folder / "latest").symlink_to(checkpoint.name)
+        Checkpoint(checkpoint).mark_latest(home.latest_link("later"))
         assert http.get("/health").json()["version"] == checkpoint.name
         tails = http.post("/predict", json={"queries": [{"entity": "a", "relation": "r"}], "k": 3}).json()
     assert tails["results"][0]["predictions"][0]["key"] == "a"  # b and c are known (train and test)
@@ -391,13 +392,14 @@ def test_a_newer_checkpoint_loads_in_the_background(tmp_path: Path, monkeypatch:
 
     from trainer.sidecar import model_store
 
-    folder = models_dir(KgstoreHome(tmp_path), "swap")
+    home = KgstoreHome(tmp_path)
+    folder = home.model_dir("swap")
     snapshot = Snapshot.from_labeled({"train": [("a", "r", "b"), ("b", "r", "c")], "test": [("a", "r", "c")]})
     first, second = folder / "20260101T000000Z", folder / "20260102T000000Z"
     for checkpoint in (first, second):
         train(snapshot, tiny_config(epochs=1, dim=4), checkpoint_dir=checkpoint, progress=False)
-    (folder / "latest").symlink_to(first.name)
-    store = ModelStore(name="swap", models_dir=folder, check_interval=0.0)
+    Checkpoint(first).mark_latest(home.latest_link("swap"))
+    store = ModelStore(name="swap", link=home.latest_link("swap"), check_interval=0.0)
     assert store.current().version == first.name
 
     release = threading.Event()
@@ -408,8 +410,7 @@ def test_a_newer_checkpoint_loads_in_the_background(tmp_path: Path, monkeypatch:
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(model_store, "load_model", held_load)
-    (folder / "latest").unlink()
-    (folder / "latest").symlink_to(second.name)
+    Checkpoint(second).mark_latest(home.latest_link("swap"))
     assert store.current().version == first.name  # the load is still held: the old model answers
     assert store.current().version == first.name  # and a second look does not start another load
     release.set()
@@ -465,6 +466,21 @@ def test_serve_without_a_checkpoint_says_train_first(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "serve", "--model", "nothing"])
     assert result.exit_code == 1
     assert "no checkpoint" in result.output and "kgstore train --model nothing" in result.output
+
+
+def test_serve_model_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
+    """The library call behind `kgstore serve` fails before listening, saying what to do."""
+    from kgstore.errors import KgstoreError
+    from trainer.sidecar.run import serve_model
+
+    home = KgstoreHome(tmp_path)
+    with pytest.raises(KgstoreError, match="model 'nothing' has no checkpoint in") as missing:
+        serve_model(home, model="nothing", port=free_port())
+    assert "kgstore train --model nothing" in missing.value.hint
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with pytest.raises(KgstoreError, match="cannot serve model 'half': .*config.toml is missing"):
+        serve_model(home, model="half", checkpoint=broken, port=free_port())
 
 
 def test_detached_sidecar_with_two_workers_answers_and_stops(sidecar: Sidecar, client: httpx.Client) -> None:

@@ -5,6 +5,7 @@ Small and fast (Nations, 14 entities); no Neo4j server needed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import cache
 
@@ -225,7 +226,7 @@ def test_training_beats_a_random_model(tmp_path) -> None:
     assert result.entity_vectors.shape == (snapshot.num_entities, 64)
     assert result.entity_vectors.dtype == np.float32
     assert {"mrr", "hits@1", "hits@3", "hits@10", "per_relation", "head", "tail"} <= set(result.test)
-    for name in ("model.pt", "config.json", "vocab.json", "metrics.json", "loss.png", "mrr.png",
+    for name in ("model.pt", "config.toml", "vocab.json", "metrics.json", "loss.png", "mrr.png",
                  "entity_vectors.npy", "graph.npy"):
         assert (tmp_path / name).is_file(), name
 
@@ -316,6 +317,103 @@ def test_config_rejects_bad_values() -> None:
         TrainConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         TrainConfig.from_dict({"dimension": 3})
+    with pytest.raises(ValueError, match="decoder 'distmul' .*distmult, complex, rotate, transe"):
+        TrainConfig(decoder="distmul")
+
+
+def test_decoder_names_are_the_registry() -> None:
+    """The torch-free list the CLI offers is exactly what resolve_decoder builds."""
+    from trainer.config import DECODER_NAMES
+
+    assert sorted(DECODER_NAMES) == sorted(DECODERS)
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".yaml", ".yml", ".json"])
+def test_config_files_round_trip(tmp_path, suffix: str) -> None:
+    config = tiny_config(decoder="complex", decoder_kwargs={"margin": 9.0}, encoder_kwargs={"residual": True},
+                         num_layers=1, num_bases=4, modalities=["text"], max_seconds=12.5)
+    path = tmp_path / f"train{suffix}"
+    config.save(path)
+    assert TrainConfig.from_file(path) == config
+    if suffix == ".toml":
+        assert "num_blocks" not in path.read_text()  # TOML has no null: None fields are left out
+
+
+def test_config_files_say_which_file_is_wrong(tmp_path) -> None:
+    (tmp_path / "typo.toml").write_text('decoder = "complex"\ndimension = 64\n')
+    with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['dimension'\] in .*typo\.toml"):
+        TrainConfig.from_file(tmp_path / "typo.toml")
+    (tmp_path / "bad.yaml").write_text("decoder: complex\ndim: lots\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml.*dim = 'lots' \(expected int\)"):
+        TrainConfig.from_file(tmp_path / "bad.yaml")
+    (tmp_path / "sci.yaml").write_text("lr: 3e-3\n")  # YAML 1.1 reads this as a string
+    assert TrainConfig.from_file(tmp_path / "sci.yaml").lr == pytest.approx(3e-3)
+    (tmp_path / "bad.json").write_text('{"decoder": "nope"}')
+    with pytest.raises(ValueError, match=r"bad\.json: invalid TrainConfig: decoder 'nope'"):
+        TrainConfig.from_file(tmp_path / "bad.json")
+    (tmp_path / "train.ini").write_text("")
+    with pytest.raises(ValueError, match=r"use \.toml, \.yaml, \.yml, \.json"):
+        TrainConfig.from_file(tmp_path / "train.ini")
+
+
+def test_an_older_checkpoint_with_config_json_still_loads(tmp_path) -> None:
+    from trainer.checkpoint import Checkpoint
+
+    config = tiny_config(epochs=1)
+    result = train(nations(), config, checkpoint_dir=tmp_path, progress=False)
+    (tmp_path / "config.toml").unlink()
+    config.save(tmp_path / "config.json")  # what kgstore wrote before config.toml
+    model, loaded, _vocab, _metrics = load_checkpoint(tmp_path)
+    assert loaded == config
+    np.testing.assert_allclose(model.entity_vectors().detach().numpy(), result.entity_vectors, rtol=1e-5, atol=1e-6)
+    Checkpoint(tmp_path).save_config(config)  # a resumed run writes config.toml and drops config.json
+    assert (tmp_path / "config.toml").is_file() and not (tmp_path / "config.json").exists()
+
+
+def test_set_threads_order(monkeypatch) -> None:
+    from trainer.threads import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("KGSTORE_NUM_THREADS", "2")
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1  # the argument first
+        assert set_threads(default=1) == 2 and torch.get_num_threads() == 2  # then the environment
+        monkeypatch.delenv("KGSTORE_NUM_THREADS")
+        assert set_threads(default=1) == 1  # then the default
+        monkeypatch.setenv("KGSTORE_NUM_THREADS", "many")
+        with pytest.raises(ValueError, match="KGSTORE_NUM_THREADS"):
+            set_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_evaluate_checkpoint_from_a_home(tmp_path) -> None:
+    """`kgstore eval`'s job without a database: the latest checkpoint on a snapshot folder."""
+    from kgstore.errors import KgstoreError
+    from kgstore.home import KgstoreHome
+    from trainer.evaluation import evaluate_checkpoint
+    from trainer.pipeline import train_model
+
+    home = KgstoreHome(tmp_path / "home")
+    with pytest.raises(KgstoreError, match="model 'tiny' has no checkpoint") as missing:
+        evaluate_checkpoint(None, home, model="tiny", snapshot=tmp_path / "snap")
+    assert "kgstore train" in missing.value.hint
+    snapshot = dataclasses.replace(nations()).save(tmp_path / "snap")  # a copy: save() sets the path
+    job = train_model(None, home=home, model="tiny", config=tiny_config(epochs=2), snapshot=snapshot,
+                      write_back=False, progress=False)
+    folder, metrics = evaluate_checkpoint(None, home, model="tiny", snapshot=snapshot)
+    assert folder == job.result.checkpoint_dir.resolve() == home.latest_checkpoint("tiny")
+    assert metrics["mrr"] == pytest.approx(job.result.test["mrr"])
+    _, valid = evaluate_checkpoint(None, home, checkpoint=folder, split="valid", snapshot=snapshot)
+    assert valid["count"] == 2 * int((nations().splits == 1).sum())
+
+    other = Snapshot.from_labeled({"train": [("a", "r", "b")], "test": [("b", "r", "a")]}).save(tmp_path / "other")
+    with pytest.raises(KgstoreError, match="the graph changed since .* was trained") as changed:
+        evaluate_checkpoint(None, home, model="tiny", snapshot=other)
+    assert "--snapshot" in changed.value.hint
+    (folder / "model.pt").unlink()
+    with pytest.raises(KgstoreError, match="model.pt is missing"):
+        evaluate_checkpoint(None, home, model="tiny", snapshot=snapshot)
 
 
 def test_every_registered_decoder_is_exercised() -> None:

@@ -1,22 +1,35 @@
-"""``TrainConfig``: every training choice in one dataclass, saved as ``config.json``.
+"""``TrainConfig``: every training choice in one dataclass, read from and saved to a file.
 
 Parts are given by name plus ``*_kwargs`` (``decoder="complex"``,
 ``decoder_kwargs={"margin": 9.0}``), so a config maps 1:1 onto the modules it builds.
+A config file (``.toml``, ``.yaml``/``.yml`` or ``.json``) holds the same fields
+(:meth:`TrainConfig.from_file`, :meth:`TrainConfig.save`); a checkpoint keeps its config
+as ``config.toml``.
+
+This module imports no torch: the CLI builds its choices from :data:`DECODER_NAMES`,
+:data:`LOSSES` and :data:`OPTIMIZERS` without the ``train`` extra.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DECODER_NAMES = ("distmult", "complex", "rotate", "transe")
+"""The decoders :mod:`trainer.decoders` registers, by name (its registry is checked against this)."""
 ONE_TO_N_LOSSES = ("1-n", "1-n-ce")
 LOSSES = (*ONE_TO_N_LOSSES, "nssa")
 OPTIMIZERS = ("adam", "adagrad")
 MODALITIES = ("text", "image")
 DEVICES = ("cpu", "cuda")
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+YAML_HINT = "pip install pyyaml"
+TOML_WRITER_HINT = "pip install tomli-w"
 
 
 @dataclass
@@ -116,6 +129,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        if not isinstance(self.decoder, str) or self.decoder.strip().lower() not in DECODER_NAMES:
+            problems.append(f"decoder {self.decoder!r} (use one of {', '.join(DECODER_NAMES)})")
         if self.loss not in LOSSES:
             problems.append(f"loss {self.loss!r} (use one of {', '.join(LOSSES)})")
         if self.optimizer not in OPTIMIZERS:
@@ -150,16 +165,126 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, values: dict[str, Any], *, source: str | Path | None = None) -> TrainConfig:
+        """A config from a mapping of field names; ``source`` (a file) is named in the errors."""
+        where = f" in {source}" if source is not None else ""
+        if not isinstance(values, dict):
+            raise ValueError(f"a TrainConfig{where} must be a mapping of field names to values, "
+                             f"not {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}: known fields are {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+            raise ValueError(f"unknown TrainConfig fields {unknown}{where}: known fields are "
+                             f"{', '.join(sorted(known))}")
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            if source is None:
+                raise
+            raise ValueError(f"{source}: {exc}") from exc
 
     @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+    def from_file(cls, path: Path | str) -> TrainConfig:
+        """Read a config file: ``.toml``, ``.yaml``/``.yml`` (needs pyyaml) or ``.json``.
+
+        Unknown fields and bad values are errors that name the file; a missing field takes
+        its default.
+        """
+        path = Path(path)
+        suffix = _suffix(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"config file {path} does not exist") from exc
+        if suffix == ".toml":
+            import tomllib
+
+            try:
+                values = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+        elif suffix == ".json":
+            try:
+                values = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        else:
+            yaml = _import_yaml(path)
+            try:
+                values = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+            values = {} if values is None else values  # an empty file: every default
+        if isinstance(values, dict):
+            values = _check_types(values, path)
+        return cls.from_dict(values, source=path)
+
+    def save(self, path: Path | str) -> None:
+        """Write the config to ``path`` in the format its suffix names (``.toml``, ``.yaml``/``.yml``, ``.json``).
+
+        TOML has no null: fields that are None (their default) are left out of a ``.toml`` file.
+        """
+        path = Path(path)
+        suffix = _suffix(path)
+        values = self.to_dict()
+        if suffix == ".toml":
+            try:
+                import tomli_w
+            except ImportError as exc:
+                raise ImportError(f"writing {path} needs tomli-w: {TOML_WRITER_HINT}") from exc
+            present = {name: value for name, value in values.items() if value is not None}
+            try:
+                text = tomli_w.dumps(present)
+            except TypeError as exc:  # e.g. a None inside decoder_kwargs
+                raise ValueError(f"this TrainConfig cannot be written as TOML ({exc}): TOML has no null; "
+                                 "save it as .json or .yaml") from exc
+        elif suffix == ".json":
+            text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+        else:
+            text = _import_yaml(path).safe_dump(values, sort_keys=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise ValueError(f"config file {path}: unknown format {path.suffix or '(no suffix)'!r}; use "
+                         f"{', '.join(CONFIG_SUFFIXES)}")
+    return suffix
+
+
+def _check_types(values: dict[str, Any], source: Path) -> dict[str, Any]:
+    """Values of a config file with the types of their fields: a file has no Python to catch a typo.
+
+    An int is a good float; a string that reads as a number is a good float too (YAML 1.1,
+    which pyyaml follows, reads ``3e-3`` as a string). ``modalities`` may be one string.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    checked = dict(values)
+    wrong = []
+    for name, value in values.items():
+        hint = hints.get(name)
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if hint is None or value is None and type(None) in options:
+            continue
+        allowed = tuple(typing.get_origin(t) or t for t in options if t is not type(None))
+        allowed = (*allowed, str) if name == "modalities" else allowed
+        if float in allowed and isinstance(value, str):
+            try:
+                checked[name] = value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok and not (float in allowed and isinstance(value, int) and not isinstance(value, bool)):
+            wrong.append(f"{name} = {value!r} (expected {' or '.join(t.__name__ for t in allowed)})")
+    if wrong:
+        raise ValueError(f"{source}: wrong types for TrainConfig fields: {'; '.join(wrong)}")
+    return checked
+
+
+def _import_yaml(path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError as exc:
+        raise ImportError(f"reading or writing the YAML config {path} needs pyyaml: {YAML_HINT}") from exc
+    return yaml

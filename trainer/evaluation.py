@@ -17,18 +17,30 @@ Hits@k the fraction of ``rank <= k`` over both directions (and per direction and
 
 Queries are scored ``batch_size`` at a time against all ``E`` entities, and the batch is
 shrunk so that ``batch * E`` stays under ``max_scores``: memory is bounded for any graph.
+
+:func:`evaluate_checkpoint` is the whole ``kgstore eval`` job: a saved checkpoint on a
+split of the graph (or a snapshot) it was trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from kgstore.errors import KgstoreError
+from trainer.checkpoint import Checkpoint
+from trainer.export import load_or_export
+from trainer.snapshot import SPLIT_CODES
 from trainer.targets import QueryIndex
+
+if TYPE_CHECKING:
+    from kgstore.driver import Graph
+    from kgstore.home import KgstoreHome
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]  # (entity ids [B], relation ids [B]) -> scores [B, E]
 HITS_AT = (1, 3, 10)
@@ -149,3 +161,46 @@ def evaluate_snapshot(model: Any, snapshot: Any, split: str = "test", **kwargs: 
     """:func:`evaluate` on one split of a :class:`~trainer.snapshot.Snapshot`, filtering with all its triples."""
     return evaluate(model, snapshot.split(split), known_triples=snapshot.triples,
                     relation_names=snapshot.relation_names, **kwargs)
+
+
+def evaluate_checkpoint(graph: Graph | None, home: KgstoreHome, *, checkpoint: Path | None = None,
+                        model: str = "default", split: str = "test", snapshot: Path | None = None,
+                        namespaces: list[str] | None = None, device: str = "cpu",
+                        progress: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Evaluate a checkpoint on a split of the graph it was trained on: what ``kgstore eval`` runs.
+
+    Args:
+        graph: the database to export the snapshot from (None when ``snapshot`` is given).
+        home: where the model's checkpoints and the exported snapshots live.
+        checkpoint: the checkpoint folder; default the latest one of ``model``.
+        model: the model whose latest checkpoint to evaluate.
+        split: ``"test"``, ``"valid"`` or ``"train"``.
+        snapshot: a snapshot folder to evaluate on instead of exporting from ``graph``.
+        namespaces: the dataset namespaces to export, as in training.
+        device: torch device of the model.
+        progress: show the export's progress bars.
+
+    Returns:
+        ``(checkpoint folder, metrics)``; the metrics are :func:`evaluate_snapshot`'s
+        (filtered realistic MRR, Hits@1/3/10, per direction and per relation).
+
+    Raises:
+        KgstoreError: the model has no checkpoint, the checkpoint is incomplete, or the
+            graph's entities are not the ones the checkpoint was trained on.
+    """
+    if split not in SPLIT_CODES:
+        raise KgstoreError(f"unknown split {split!r}", hint=f"Use one of {', '.join(SPLIT_CODES)}.")
+    folder = checkpoint or home.latest_checkpoint(model)
+    if folder is None:
+        raise KgstoreError(f"model {model!r} has no checkpoint in {home.models_dir}",
+                           hint="Train one with `kgstore train`, or pass a CHECKPOINT folder.")
+    saved = Checkpoint(folder)
+    try:
+        net, vocab = saved.load_model(device=device), saved.read_vocab()
+    except FileNotFoundError as exc:
+        raise KgstoreError(str(exc)) from exc
+    data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, progress=progress)
+    if list(data.entity_keys) != list(vocab["entity_keys"]):
+        raise KgstoreError(f"the graph changed since {folder} was trained (its entities differ)",
+                           hint="Evaluate with the snapshot it was trained on (--snapshot) or train again.")
+    return Path(folder), evaluate_snapshot(net, data, split)

@@ -54,7 +54,8 @@ from neo4j.exceptions import Neo4jError
 
 from kgstore.driver import Graph
 from kgstore.graph_names import NOT_FACTS
-from trainer.snapshot import FORMAT_VERSION, SPLIT_CODES, Snapshot
+from kgstore.home import KgstoreHome
+from trainer.snapshot import FEATURES_DIR, FORMAT_VERSION, SPLIT_CODES, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +122,14 @@ _BOTH_ENDS_IN = "AND h.dataset IN $namespaces AND t.dataset IN $namespaces"
 
 
 # -- paths ------------------------------------------------------------------------------
-def snapshot_dir_for(root: Path, namespaces: Iterable[str] | None) -> Path:
-    """``root/snapshots/<namespaces joined by "-", sorted>``, or ``root/snapshots/all``.
+def snapshot_dir_for(home: KgstoreHome, namespaces: Iterable[str] | None) -> Path:
+    """The home's snapshot folder for ``namespaces`` (:meth:`KgstoreHome.snapshot_dir`), checked first.
 
-    ``root`` is usually the kgstore home. Where the cache of one export lives is decided
-    by its namespaces only; whether it is still fresh is decided by its fingerprint.
+    Where the cache of one export lives is decided by its namespaces only; whether it is
+    still fresh is decided by its fingerprint. Bad namespaces (a string, an empty list, a
+    path) are refused here, before they become a folder name.
     """
-    names = _check_namespaces(namespaces)
-    return Path(root) / "snapshots" / ("-".join(names) if names else "all")
+    return home.snapshot_dir(_check_namespaces(namespaces))
 
 
 def _check_namespaces(namespaces: Iterable[str] | None) -> list[str] | None:
@@ -248,10 +249,10 @@ def _bar(progress: bool, total: int, unit: str, desc: str) -> Any:
 
 def _reusable(path: Path, fingerprint: str) -> bool:
     try:
-        meta = json.loads((path / "meta.json").read_text())
+        meta = Snapshot.read_meta(path)
     except (OSError, ValueError):
         return False
-    return meta.get("fingerprint") == fingerprint and meta.get("format_version") == FORMAT_VERSION
+    return meta is not None and meta.get("fingerprint") == fingerprint and meta.get("format_version") == FORMAT_VERSION
 
 
 def export_snapshot(
@@ -326,12 +327,24 @@ def export_snapshot(
     return snapshot
 
 
+def load_or_export(graph: Graph | None, home: KgstoreHome, *, snapshot: Path | None = None,
+                   namespaces: list[str] | None = None, refresh: bool = False, progress: bool = True) -> Snapshot:
+    """The snapshot in the folder ``snapshot``, or one exported from ``graph`` into the home's
+    snapshot folder for ``namespaces`` (reused while the graph is unchanged)."""
+    if snapshot is not None:
+        return Snapshot.load(snapshot)
+    if graph is None:
+        raise ValueError("either a snapshot folder or a database connection is needed")
+    return export_snapshot(graph, snapshot_dir_for(home, namespaces), namespaces=namespaces, refresh=refresh,
+                           progress=progress)
+
+
 def _save_atomically(snapshot: Snapshot, path: Path) -> None:
     staging = path.with_name(f".{path.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     snapshot.save(staging)
-    if (path / "features").is_dir():  # encoder features are keyed by content: keep them
-        (path / "features").rename(staging / "features")
+    if (path / FEATURES_DIR).is_dir():  # encoder features are keyed by content: keep them
+        (path / FEATURES_DIR).rename(staging / FEATURES_DIR)
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)

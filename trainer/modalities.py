@@ -11,26 +11,25 @@ Training with ``TrainConfig.modalities`` (``["text"]``, ``["image"]`` or both):
 Every distinct text and image is encoded once and cached by content hash in the snapshot's
 ``features/`` folder (:mod:`trainer.feature_cache`); encoders load only when something is
 missing from the cache, and run on the training device (batched on the GPU when there is
-one). The checkpoint gets ``modalities.json`` (encoders, widths, coverage) so that
-:func:`embed_query` can later encode a text or an image with the same encoder and project
-it with the trained alignment head into the space of the written-back entity vectors.
+one). The checkpoint gets a manifest (:func:`manifest`: encoders, widths, coverage; saved
+by :class:`trainer.checkpoint.Checkpoint`) so that :func:`embed_query` can later encode a
+text or an image with the same encoder and project it with the trained alignment head
+into the space of the written-back entity vectors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trainer.checkpoint import Checkpoint
 from trainer.config import TrainConfig
+from trainer.encoders.factory import image_encoder, parse_encoder_name, text_encoder
 from trainer.feature_cache import CacheStats, FeatureCache, text_key
 from trainer.snapshot import Snapshot
-
-MANIFEST = "modalities.json"
 
 
 @dataclass
@@ -60,14 +59,9 @@ def entity_texts(snapshot: Snapshot) -> list[str | None]:
     return texts
 
 
-def cache_name(encoder: str, checkpoint: str | Path | None) -> str:
-    """The cache identity of an encoder: its name, plus a digest of its weights' path when it has one."""
-    name = encoder.lower() if encoder.lower() in ("minilm", "efficientnet-lite0") else encoder
-    path = Path(checkpoint).expanduser() if checkpoint else (Path(encoder).expanduser()
-                                                           if Path(encoder).expanduser().exists() else None)
-    if path is not None:
-        name = f"{path.stem}-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]}"
-    return name.replace("open_clip:", "open_clip-")
+def cache_name(encoder: str, checkpoint: str | Path | None, *, modality: str) -> str:
+    """The cache identity of ``modality``'s encoder ``encoder`` (see :meth:`EncoderName.cache_name`)."""
+    return parse_encoder_name(encoder, modality=modality).cache_name(checkpoint)
 
 
 def _device(config: TrainConfig) -> str:
@@ -84,12 +78,11 @@ def text_features(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Path,
     if not items:
         raise ValueError("no entity has a name or description, so there is no text to encode: "
                          "drop 'text' from the modalities")
-    cache = FeatureCache(cache_dir, modality="text", encoder=cache_name(config.text_encoder, config.text_checkpoint))
+    cache = FeatureCache(cache_dir, modality="text",
+                         encoder=cache_name(config.text_encoder, config.text_checkpoint, modality="text"))
 
     def encode(values: list[str]) -> np.ndarray:
-        from trainer.encoders.text import resolve_text_encoder
-
-        encoder = resolve_text_encoder(config.text_encoder, checkpoint=config.text_checkpoint, device=_device(config))
+        encoder = text_encoder(config.text_encoder, checkpoint=config.text_checkpoint, device=_device(config))
         return encoder.encode(values, progress=progress is not False)
 
     matrix = cache.get(items, encode)
@@ -113,13 +106,10 @@ def image_features(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Path,
         raise ValueError(f"{len(missing_uri)} images have no URI in the snapshot (e.g. sha256 {missing_uri[0]}): "
                          "export the snapshot again from a graph synced with an image store")
     cache = FeatureCache(cache_dir, modality="image",
-                         encoder=cache_name(config.image_encoder, config.image_checkpoint))
+                         encoder=cache_name(config.image_encoder, config.image_checkpoint, modality="image"))
 
     def encode(uris: list[str]) -> np.ndarray:
-        from trainer.encoders.image import resolve_image_encoder
-
-        encoder = resolve_image_encoder(config.image_encoder, checkpoint=config.image_checkpoint,
-                                        device=_device(config))
+        encoder = image_encoder(config.image_encoder, checkpoint=config.image_checkpoint, device=_device(config))
         return encoder.encode(uris, progress=progress is not False)
 
     matrix = cache.get({sha: snapshot.image_uris[sha] for sha in shas}, encode)
@@ -143,25 +133,13 @@ def prepare_modalities(snapshot: Snapshot, config: TrainConfig, *, cache_dir: Pa
     return {m: makers[m](snapshot, config, cache_dir=Path(folder), progress=progress) for m in config.modalities}
 
 
-def write_manifest(folder: Path, config: TrainConfig, data: dict[str, ModalityData]) -> None:
-    """``modalities.json``: what query time needs to rebuild the encoders and the model's shapes."""
+def manifest(config: TrainConfig, data: dict[str, ModalityData]) -> dict[str, Any]:
+    """What query time needs to rebuild the encoders and the model's shapes (the checkpoint keeps it)."""
     checkpoints = {"text": config.text_checkpoint, "image": config.image_checkpoint}
-    manifest = {"fusion": "gated-sum", "modalities": {
+    return {"fusion": "gated-sum", "modalities": {
         m: {"encoder": d.encoder, "checkpoint": str(checkpoints[m]) if checkpoints[m] else None, "dim": d.dim,
             "entities": int(d.present.sum()), "encoded": d.stats.misses, "cached": d.stats.hits}
         for m, d in data.items()}}
-    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """A checkpoint's ``modalities.json``, or None for a structure-only checkpoint."""
-    path = Path(folder) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def modality_dims(folder: Path) -> dict[str, int] | None:
-    manifest = read_manifest(folder)
-    return {m: int(v["dim"]) for m, v in manifest["modalities"].items()} if manifest else None
 
 
 def embed_query(checkpoint: Path | str, *, text: str | None = None, image: str | Path | None = None,
@@ -176,28 +154,22 @@ def embed_query(checkpoint: Path | str, *, text: str | None = None, image: str |
 
     if (text is None) == (image is None):
         raise ValueError("give exactly one of text or image")
-    checkpoint = Path(checkpoint)
-    manifest = read_manifest(checkpoint)
+    saved = Checkpoint(checkpoint)
+    trained_with = saved.read_modalities()
     modality = "text" if text is not None else "image"
-    if manifest is None or modality not in manifest["modalities"]:
-        trained = ", ".join(manifest["modalities"]) if manifest else "none (structure only)"
-        raise ValueError(f"checkpoint {checkpoint} was trained without the {modality} modality (its modalities: "
+    if trained_with is None or modality not in trained_with["modalities"]:
+        trained = ", ".join(trained_with["modalities"]) if trained_with else "none (structure only)"
+        raise ValueError(f"checkpoint {saved.folder} was trained without the {modality} modality (its modalities: "
                          f"{trained}): train with `kgstore train --modalities text,image`")
-    info = manifest["modalities"][modality]
+    info = trained_with["modalities"][modality]
     if model is None:
-        from trainer.checkpoint import load_checkpoint
-
-        model = load_checkpoint(checkpoint, device=device)[0]
+        model = saved.load_model(device=device)
     if modality == "text":
         if not text.strip():
             raise ValueError("the text query is empty")
-        from trainer.encoders.text import resolve_text_encoder
-
-        raw = resolve_text_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([text])
+        raw = text_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([text])
     else:
-        from trainer.encoders.image import resolve_image_encoder
-
-        raw = resolve_image_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([image])
+        raw = image_encoder(info["encoder"], checkpoint=info["checkpoint"], device=device).encode([image])
     with torch.no_grad():
         vector = model.encoder.features.project_query(modality, torch.as_tensor(raw))
     return vector[0].float().cpu().numpy()
@@ -215,13 +187,11 @@ def modality_vectors(checkpoint: Path | str, *, device: str = "cpu",
     """
     import torch
 
-    checkpoint = Path(checkpoint)
-    if read_manifest(checkpoint) is None:
+    saved = Checkpoint(checkpoint)
+    if saved.read_modalities() is None:
         return {}
     if model is None:
-        from trainer.checkpoint import load_checkpoint
-
-        model = load_checkpoint(checkpoint, device=device)[0]
+        model = saved.load_model(device=device)
     features = model.encoder.features
     vectors = {}
     with torch.no_grad():

@@ -6,8 +6,6 @@ The CLI calls these functions (and only these), so a Python user gets the same j
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,9 @@ from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
 from kgstore.home import KgstoreHome
 from kgstore.writeback import WriteBackResult, check_model_name, check_similarity, write_vectors
+from trainer.checkpoint import Checkpoint
 from trainer.config import TrainConfig
+from trainer.export import load_or_export
 from trainer.snapshot import Snapshot
 from trainer.train import TrainResult, train
 
@@ -30,48 +30,15 @@ class TrainJob:
     write_back: WriteBackResult | None
 
 
-def models_dir(home: KgstoreHome, model: str) -> Path:
-    return home.root / "models" / model
-
-
-def new_checkpoint_dir(home: KgstoreHome, model: str) -> Path:
-    """``<home>/models/<model>/<UTC time>``: every training run keeps its own folder."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return models_dir(home, model) / stamp
-
-
-def latest_checkpoint(home: KgstoreHome, model: str) -> Path | None:
-    link = models_dir(home, model) / "latest"
-    return link.resolve() if link.exists() else None
-
-
-def _mark_latest(checkpoint: Path) -> None:
-    link = checkpoint.parent / "latest"
-    tmp = checkpoint.parent / f".latest-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(checkpoint.name)
-    os.replace(tmp, link)  # atomic: the sidecar never sees a missing `latest`
-
-
-def load_or_export(graph: Graph | None, home: KgstoreHome, *, snapshot: Path | None = None,
-                   namespaces: list[str] | None = None, refresh: bool = False,
-                   progress: bool = True) -> Snapshot:
-    """A snapshot from ``snapshot`` (a folder), or exported from ``graph`` (reused when unchanged)."""
-    if snapshot is not None:
-        return Snapshot.load(snapshot)
-    if graph is None:
-        raise ValueError("either a snapshot folder or a database connection is needed")
-    from trainer.export import export_snapshot, snapshot_dir_for
-
-    return export_snapshot(graph, snapshot_dir_for(home.root, namespaces), namespaces=namespaces,
-                           refresh=refresh, progress=progress)
-
-
 def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default",
                 config: TrainConfig | None = None, snapshot: Path | None = None,
                 namespaces: list[str] | None = None, refresh: bool = False, resume: Path | None = None,
                 write_back: bool = True, similarity: str = "cosine", progress: bool = True) -> TrainJob:
-    """Train ``model`` on the graph (or a snapshot folder) and write its vectors back."""
+    """Train ``model`` on the graph (or a snapshot folder) and write its vectors back.
+
+    The run gets a new checkpoint folder in the home (``resume`` continues one instead),
+    and the model's ``latest`` link points at it once training has finished.
+    """
     check_model_name(model)
     if write_back:
         check_similarity(similarity)  # found out now, not after hours of training
@@ -80,10 +47,10 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
     if len(data.split("train")) == 0:
         raise KgstoreError("the graph has no training triples",
                            hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
-    checkpoint = resume or new_checkpoint_dir(home, model)
+    checkpoint = Path(resume) if resume is not None else home.new_checkpoint_dir(model)
     result = train(data, config or TrainConfig(), checkpoint_dir=checkpoint, resume=resume is not None,
                    progress=progress)
-    _mark_latest(Path(checkpoint))
+    Checkpoint(checkpoint).mark_latest(home.latest_link(model))
     written = None
     if write_back:
         if graph is None:
@@ -106,16 +73,12 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
 def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, similarity: str = "cosine",
                              metrics: dict[str, Any] | None = None) -> WriteBackResult:
     """Write a checkpoint's entity vectors into Neo4j as a new version of ``model``."""
-    import json
-
-    from trainer.checkpoint import entity_vectors
-    from trainer.config import TrainConfig
     from trainer.modalities import modality_vectors
 
-    vocab = json.loads((checkpoint / "vocab.json").read_text())
-    config = TrainConfig.load(checkpoint / "config.json")
-    if metrics is None and (checkpoint / "metrics.json").is_file():
-        metrics = json.loads((checkpoint / "metrics.json").read_text())
+    saved = Checkpoint(checkpoint)
+    vocab, config = saved.read_vocab(), saved.read_config()
+    if metrics is None:
+        metrics = saved.read_metrics()
     test = (metrics or {}).get("test", {})
     meta = {"decoder": config.decoder, "dim": config.dim, "layers": config.num_layers,
             "modalities": ",".join(config.modalities) or None,
@@ -124,7 +87,7 @@ def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, simi
     keys = vocab["entity_keys"]
     by_modality = {modality: ([keys[i] for i in ids.tolist()], vectors)
                    for modality, (ids, vectors) in modality_vectors(checkpoint).items()}
-    return write_vectors(graph, model, keys, entity_vectors(checkpoint), similarity=similarity, metadata=meta,
+    return write_vectors(graph, model, keys, saved.read_entity_vectors(), similarity=similarity, metadata=meta,
                          modality_vectors=by_modality)
 
 
@@ -136,12 +99,11 @@ def query_vector(graph: Graph, home: KgstoreHome, model: str, *, text: str | Non
     ``meta_checkpoint``), else the model's latest checkpoint; the query goes through that
     checkpoint's encoder and alignment head (:func:`trainer.modalities.embed_query`).
     """
-    from kgstore.errors import KgstoreError
     from trainer.encoders.image import ImageFileError
     from trainer.modalities import embed_query
 
     rows = graph.query("MATCH (m:KgModel {id: $model}) RETURN m.meta_checkpoint AS checkpoint", {"model": model})
-    checkpoint = Path(rows[0]["checkpoint"]) if rows and rows[0]["checkpoint"] else latest_checkpoint(home, model)
+    checkpoint = Path(rows[0]["checkpoint"]) if rows and rows[0]["checkpoint"] else home.latest_checkpoint(model)
     if checkpoint is None or not checkpoint.is_dir():
         raise KgstoreError(f"model {model!r} has no checkpoint on this machine to encode the query with"
                            + (f" ({checkpoint} is gone)" if checkpoint is not None else ""),

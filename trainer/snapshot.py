@@ -33,6 +33,8 @@ import numpy as np
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}
+META_FILE = "meta.json"
+FEATURES_DIR = "features"
 
 
 @dataclass
@@ -65,7 +67,7 @@ class Snapshot:
     @property
     def feature_dir(self) -> Path | None:
         """Where encoder features are cached (``<snapshot>/features``); None for an unsaved snapshot."""
-        return self.path / "features" if self.path is not None else None
+        return self.path / FEATURES_DIR if self.path is not None else None
 
     @property
     def fingerprint(self) -> str | None:
@@ -171,19 +173,25 @@ class Snapshot:
         meta = {**self.meta, "format_version": FORMAT_VERSION, "num_entities": self.num_entities,
                 "num_relations": self.num_relations, "num_images": self.num_images,
                 "num_triples": {s: int((self.splits == c).sum()) for s, c in SPLIT_CODES.items()}}
-        (path / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         self.path = path
         return path
+
+    @staticmethod
+    def read_meta(path: Path) -> dict[str, Any] | None:
+        """The ``meta.json`` of the snapshot folder ``path`` alone (None when there is none)."""
+        meta_file = Path(path) / META_FILE
+        return json.loads(meta_file.read_text()) if meta_file.is_file() else None
 
     @classmethod
     def load(cls, path: Path) -> Snapshot:
         import pyarrow.parquet as pq
 
         path = Path(path)
-        if not (path / "meta.json").is_file():
-            raise FileNotFoundError(f"{path} is not a kgstore snapshot (no meta.json); "
+        meta = cls.read_meta(path)
+        if meta is None:
+            raise FileNotFoundError(f"{path} is not a kgstore snapshot (no {META_FILE}); "
                                     "make one with `kgstore export PATH`")
-        meta = json.loads((path / "meta.json").read_text())
         if meta.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(f"snapshot {path} has format {meta.get('format_version')}, "
                              f"this kgstore reads {', '.join(map(str, READABLE_VERSIONS))}: export it again")

