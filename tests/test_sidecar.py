@@ -7,6 +7,7 @@ The process tests share one sidecar (module fixture) started as a user would sta
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="the sidecar needs the train extra: pip install kgstore[train,serve]")
-httpx = pytest.importorskip("httpx", reason="the sidecar tests need httpx: pip install kgstore[serve]")
+from tests.extras import require
+
+torch = require("torch", reason="the sidecar needs the train extra: pip install kgstore[train,serve]")
+httpx = require("httpx", reason="the sidecar tests need httpx: pip install kgstore[serve]")
 torch.set_num_threads(int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
 
 from click.testing import CliRunner  # noqa: E402
@@ -340,10 +343,16 @@ def test_token_generation_and_docs(sidecar: Sidecar, client: httpx.Client) -> No
         paths = anonymous.get("/openapi.json").json()["paths"]
     assert {"/health", "/score", "/predict", "/generate/text", "/generate/image"} <= set(paths)
     assert client.post("/predict", json=body).status_code == 200
-    for kind in ("text", "image"):
-        response = client.post(f"/generate/{kind}", json={"entity": "nations:usa"})
-        assert response.status_code == 501
-        assert response.json() == {"detail": "generation is not available yet in this kgstore version"}
+    response = client.post("/generate/image", json={"entity": "nations:usa"})
+    assert response.status_code == 501
+    assert response.json() == {"detail": "generation is not available yet in this kgstore version"}
+    # No text generator is trained for this model: a 503 that says how to train one.
+    response = client.post("/generate/text", json={"entities": ["nations:usa"]})
+    assert response.status_code == 503
+    assert f"no text generator is trained for model {MODEL!r}" in response.json()["detail"]
+    assert "kgstore generators train text" in response.json()["detail"]
+    too_many = client.post("/generate/text", json={"entities": ["nations:usa"], "max_tokens": 10_000})
+    assert too_many.status_code == 422 and "cap" in json.dumps(too_many.json())
 
 
 def test_a_new_latest_checkpoint_is_served(sidecar: Sidecar, client: httpx.Client) -> None:

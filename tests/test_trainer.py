@@ -12,7 +12,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
+from tests.extras import require  # noqa: E402
+
+torch = require("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
 torch.set_num_threads(int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
 
 import torch.nn.functional as F  # noqa: E402
@@ -197,7 +199,7 @@ def test_rank_triples_filters_known_answers_in_both_directions() -> None:
 
 
 def test_realistic_ranks_agree_with_pykeen() -> None:
-    ranks_module = pytest.importorskip("pykeen.metrics.ranking", reason="pykeen is the reference")
+    ranks_module = require("pykeen.metrics.ranking", reason="pykeen is the reference: pip install kgstore[dev]")
     from pykeen.evaluation.ranks import Ranks
 
     torch.manual_seed(1)
