@@ -27,12 +27,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainer import __version__
 from trainer.sidecar.batching import PredictBatcher
+from trainer.sidecar.generators import NoGenerator, TextGeneratorStore
 from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
 from trainer.sidecar.schemas import (
     Detail,
     Health,
     PredictResponse,
     ScoreResponse,
+    TextRequest,
+    TextResponse,
     request_models,
 )
 
@@ -45,11 +48,12 @@ their `key` property, relations by their relationship type.
 
 
 def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000,
-               max_batch: int = 10000) -> FastAPI:
+               max_batch: int = 10000, texts: TextGeneratorStore | None = None) -> FastAPI:
     """The sidecar app answering from ``store``.
 
     Args:
         store: where the current model comes from.
+        texts: where the model's text generator comes from (None: ``/generate/text`` answers 503).
         token: bearer token required by every endpoint except ``/health`` (None: open).
         max_k: the largest ``k`` a ``/predict`` request may ask for.
         max_batch: the most triples (``/score``) or queries (``/predict``) per request.
@@ -131,11 +135,28 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
                             "unknown": row not in found, "predictions": predictions})
         return _json({"model": loaded.name, "version": loaded.version, "results": results})
 
-    @app.post("/generate/text", status_code=501, dependencies=guarded,
-              responses={501: {"model": Detail, "description": "Not available yet."}, **errors})
-    def generate_text() -> None:
-        """Text generation from entity vectors: not available yet (501)."""
-        raise HTTPException(501, GENERATION_UNAVAILABLE)
+    @app.post("/generate/text", response_model=TextResponse, dependencies=guarded,
+              responses={404: {"model": Detail, "description": "Unknown entity."},
+                         503: {"model": Detail, "description": "No text generator is trained for the model."},
+                         401: errors[401]})
+    def generate_text(request: TextRequest) -> Response:
+        """A short description of each entity, generated from its vector and its facts (`kgstore.describe`).
+
+        Runs in a worker thread, one generation at a time: a text costs a language-model
+        decode per token (about a second for a few words on one CPU core).
+        """
+        if texts is None:
+            raise HTTPException(503, "this sidecar serves no text generator (start it with `kgstore serve`)")
+        try:
+            generator, written = texts.generate(request.entities, max_tokens=request.max_tokens,
+                                                temperature=request.temperature, seed=request.seed)
+        except NoGenerator as exc:
+            raise HTTPException(503, str(exc)) from exc
+        except KeyError as exc:
+            raise HTTPException(404, f"unknown entity '{exc.args[0]}': the text generator of model "
+                                     f"{texts.model!r} does not know it") from exc
+        return _json({"model": texts.model, "version": generator.kg_version, "generator": generator.checkpoint.name,
+                      "texts": written})
 
     @app.post("/generate/image", status_code=501, dependencies=guarded,
               responses={501: {"model": Detail, "description": "Not available yet."}, **errors})

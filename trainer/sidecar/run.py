@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kgstore.errors import KgstoreError
-from kgstore.home import KgstoreHome
+from kgstore.home import LATEST, KgstoreHome
 from trainer.threads import set_threads
 
 if TYPE_CHECKING:
+    from trainer.sidecar.generators import TextGeneratorStore
     from trainer.sidecar.model_store import ModelStore
 
 SERVE_HINT = "the sidecar needs the `train` and `serve` extras: pip install 'kgstore[train,serve]'"
@@ -54,12 +55,17 @@ def serve_model(home: KgstoreHome, *, model: str = "default", checkpoint: Path |
     from trainer.sidecar.model_store import ModelStore
 
     set_threads(default=SIDECAR_THREADS)  # faiss is imported above: its threads are set too
+    from trainer.generators.jobs import TEXT
+    from trainer.sidecar.generators import TextGeneratorStore
+
     try:
         store = ModelStore(name=model, link=None if checkpoint else home.latest_link(model), checkpoint=checkpoint,
                            index=index, device=device)
     except (FileNotFoundError, ValueError) as exc:
         raise KgstoreError(f"cannot serve model {model!r}: {exc}") from exc
-    serve(store, host=host, port=port, token=token, max_k=max_k, max_batch=max_batch, workers=workers, echo=echo)
+    texts = TextGeneratorStore(model=model, link=home.generators_dir(model, TEXT) / LATEST, device=device)
+    serve(store, host=host, port=port, token=token, max_k=max_k, max_batch=max_batch, workers=workers, echo=echo,
+          texts=texts)
 
 
 def describe(store: ModelStore, url: str) -> str:
@@ -76,7 +82,8 @@ def describe(store: ModelStore, url: str) -> str:
 
 
 def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, max_k: int = 1000,
-          max_batch: int = 10000, workers: int = 1, echo: Callable[[str], None] = print) -> None:
+          max_batch: int = 10000, workers: int = 1, echo: Callable[[str], None] = print,
+          texts: TextGeneratorStore | None = None) -> None:
     """Serve ``store`` on ``host:port`` until interrupted (Ctrl-C or SIGTERM).
 
     With ``workers > 1`` uvicorn runs that many processes on the one port (its own
@@ -96,13 +103,14 @@ def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, 
         sidecar_log.setLevel(logging.INFO)
     echo(describe(store, f"http://{host}:{port}") + (f" [{workers} workers]" if workers > 1 else ""))
     if workers > 1:
-        os.environ[WORKER_SPEC_ENV] = json.dumps({**store.spec(), "max_k": max_k, "max_batch": max_batch})
+        os.environ[WORKER_SPEC_ENV] = json.dumps({**store.spec(), "max_k": max_k, "max_batch": max_batch,
+                                                  "texts": None if texts is None else texts.spec()})
         if token:
             os.environ[TOKEN_ENV] = token  # inherited by the workers, never on a command line
         uvicorn.run("trainer.sidecar.run:worker_app", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False)
         return
-    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch)
+    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch, texts=texts)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -111,9 +119,12 @@ def worker_app():  # noqa: ANN201 - FastAPI
     import faiss  # noqa: F401 - before set_threads, which then sets FAISS's threads too
 
     from trainer.sidecar.app import create_app
+    from trainer.sidecar.generators import TextGeneratorStore
     from trainer.sidecar.model_store import ModelStore
 
     spec = json.loads(os.environ[WORKER_SPEC_ENV])
     set_threads(default=SIDECAR_THREADS)
     limits = {"max_k": spec.pop("max_k"), "max_batch": spec.pop("max_batch")}
-    return create_app(ModelStore.from_spec(spec), token=os.environ.get(TOKEN_ENV) or None, **limits)
+    texts = spec.pop("texts", None)
+    return create_app(ModelStore.from_spec(spec), token=os.environ.get(TOKEN_ENV) or None, **limits,
+                      texts=None if texts is None else TextGeneratorStore(**texts))

@@ -115,3 +115,46 @@ def request_models(*, max_k: int, max_batch: int) -> tuple[type[BaseModel], type
             return value
 
     return ScoreRequest, PredictRequest
+
+
+MAX_GENERATE_BATCH = 32  # entities per /generate/text request: each costs a language-model decode
+MAX_TOKENS = 256  # the longest text /generate/text writes
+
+
+class TextRequest(BaseModel):
+    entities: list[str] = Field(description=f"Entity keys to describe (1 to {MAX_GENERATE_BATCH}).",
+                                json_schema_extra={"minItems": 1, "maxItems": MAX_GENERATE_BATCH})
+    max_tokens: int = Field(48, description=f"Longest text in tokens, 1 to {MAX_TOKENS}.")
+    temperature: float = Field(0.0, description="0: greedy (the same text every time); above 0: sampled.")
+    seed: int | None = Field(0, description="Sampling seed: the same seed gives the same text (null: unseeded).")
+
+    @field_validator("entities")
+    @classmethod
+    def _batch(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("entities is empty: give at least one entity key")
+        if len(value) > MAX_GENERATE_BATCH:
+            raise ValueError(f"at most {MAX_GENERATE_BATCH} entities per /generate/text request (the cap), got "
+                             f"{len(value)}: split the request")
+        return value
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _tokens(cls, value: int) -> int:
+        if not 1 <= value <= MAX_TOKENS:
+            raise ValueError(f"max_tokens must be between 1 and the cap {MAX_TOKENS}, got {value}")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature(cls, value: float) -> float:
+        if not 0.0 <= value <= 5.0:
+            raise ValueError(f"temperature must be between 0 and 5, got {value}")
+        return value
+
+
+class TextResponse(BaseModel):
+    model: str = Field(description="The KG model whose vectors conditioned the text.")
+    version: str = Field(description="The KG model checkpoint the generator was trained on.")
+    generator: str = Field(description="The text generator's checkpoint (its UTC stamp).")
+    texts: list[str] = Field(description="One text per entity, in request order.")
