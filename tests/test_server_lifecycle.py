@@ -163,3 +163,10 @@ def test_maven_resolution_failure_gives_the_retry_command(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "Maven could not resolve Neo4j 5.26.999" in result.stderr
     assert "retry: " in result.stderr and "dependency:copy-dependencies" in result.stderr
+
+
+def test_a_source_checkout_finds_its_plugin_sources() -> None:
+    """The managed server builds plugin/ from the checkout: the path must survive module moves."""
+    from kgstore.server.plugin_jar import PLUGIN_DIR
+
+    assert (PLUGIN_DIR / "pom.xml").is_file(), PLUGIN_DIR
