@@ -37,6 +37,16 @@ MODEL_MODALITY_VECTORS = "modality_vectors"  # modalities with their own propert
 MODEL_WRITTEN_AT = "written_at"
 MODEL_META_PREFIX = "meta_"  # meta_checkpoint, meta_decoder, meta_test_mrr, ...
 
+# Write-back leases: a live write-back (or collector) holds one per model version it works
+# on, renewed by a heartbeat; `kgstore models gc` drops versions that are neither current
+# nor leased (kgstore.writeback).
+WRITE_LEASE = "KgWriteLease"  # (:KgWriteLease {model, version, holder, purpose, expires_at})
+LEASE_MODEL = "model"
+LEASE_VERSION = "version"
+LEASE_HOLDER = "holder"  # <host>:<pid>:<random>, one per write-back or collector
+LEASE_PURPOSE = "purpose"  # "write" or "drop"
+LEASE_EXPIRES_AT = "expires_at"  # server time; renewed by the holder's heartbeat
+
 # Vector properties and indexes of model versions (see kgstore.writeback.ModelVersion).
 VECTOR_PROPERTY_PREFIX = "embedding_"  # embedding_<model>_v<n>[_<modality>]
 VECTOR_INDEX_PREFIX = "kgstore_"  # kgstore_<model>_v<n>[_<modality>]

@@ -136,6 +136,13 @@ class KgstoreHome:
         link = self.latest_link(model)
         return link.resolve() if link.exists() else None
 
+    def checkpoint_dirs(self, model: str) -> list[Path]:
+        """The model's training runs (``models/<model>/<UTC time>``), oldest first."""
+        folder = self.model_dir(model)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and p.name != GENERATORS)
+
     def generators_dir(self, model: str, kind: str) -> Path:
         """``models/<model>/generators/<kind>``: a generator's runs, beside the KG model's; ``latest`` inside."""
         return self.model_dir(model) / GENERATORS / kind

@@ -24,7 +24,6 @@ from kgstore.driver import Graph
 from kgstore.graph_names import HAS_IMAGE
 
 
-
 def bind(graph: Graph) -> None:
     """Point neomodel at ``graph``'s driver (neomodel keeps one global connection)."""
     db.set_connection(driver=graph.driver)

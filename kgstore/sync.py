@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from kgstore.driver import DEFAULT_BATCH_SIZE, Graph, batched
+from kgstore.graph_names import HAS_IMAGE
 from kgstore.image_store import ImageStore, NotAnImage, inspect_image
 from kgstore.importers.base import Dataset
 from kgstore.importers.input_errors import InputErrors, InputProblem
 from kgstore.importers.records import SPLITS, EntityRecord, TripleRecord
-from kgstore.graph_names import HAS_IMAGE
 from kgstore.schema import apply_schema
 
 TRIPLE_BATCH_SIZE = 10_000

@@ -104,3 +104,36 @@ def test_a_bad_choice_lists_the_registry(run_cli) -> None:  # noqa: ANN001
     refused = run_cli("train", "--decoder", "tucker")
     assert refused.exit_code == 2
     assert "distmult" in refused.output and "complex" in refused.output
+
+
+def test_models_list_show_gc_drop(graph: Graph, run_cli, cli_env: dict) -> None:  # noqa: ANN001
+    from kgstore.home import KgstoreHome
+
+    sync_dataset(graph, open_dataset("nations"))
+    parse(run_cli("train", "--model", "catalogue", "--epochs", "2", "--dim", "8", "--json", env=THREADS))
+    listed = parse(run_cli("models", "list", "--json"))
+    mine = next(m for m in listed["models"] if m["name"] == "catalogue")
+    assert (mine["version"], mine["dimension"], mine["vectors"]) == (1, 8, 14)
+    assert [index["name"] for index in mine["indexes"]] == ["kgstore_catalogue_v1"]
+    table = run_cli("models", "list", env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "catalogue" in table.output
+
+    shown = parse(run_cli("models", "show", "catalogue", "--json"))
+    assert [(v["version"], v["status"]) for v in shown["versions"]] == [(1, "current")]
+    assert shown["predictions"] == 0 and shown["checkpoints"] and shown["checkpoints"][-1]["latest"]
+
+    # An orphan as a killed write-back leaves it: values of version 7, no lease, not current.
+    graph.query("MATCH (e:Entity {dataset: 'nations'}) SET e.embedding_catalogue_v7 = [1.0, 2.0]", write=True)
+    graph.query("MATCH (m:KgModel {id: 'catalogue'}) SET m.latest_version = 7", write=True)
+    collected = parse(run_cli("models", "gc", "--json"))["collected"]
+    assert [(c["model"], c["version"]) for c in collected] == [("catalogue", 7)]
+    assert graph.query("MATCH (e:Entity) WHERE e.embedding_catalogue_v7 IS NOT NULL RETURN count(e) AS n")[0]["n"] == 0
+    assert graph.query("MATCH (e:Entity) WHERE e.embedding_catalogue_v1 IS NOT NULL RETURN count(e) AS n")[0]["n"] == 14
+
+    refused = run_cli("models", "show", "nope")
+    assert refused.exit_code == 1 and "catalogue" in refused.output  # the error names the known models
+    dropped = run_cli("models", "drop", "catalogue", "--checkpoints", "--yes")
+    assert dropped.exit_code == 0, dropped.output
+    assert graph.query("MATCH (m:KgModel {id: 'catalogue'}) RETURN m") == []
+    assert graph.query("SHOW INDEXES YIELD name WHERE name STARTS WITH 'kgstore_catalogue' RETURN name") == []
+    assert not KgstoreHome(cli_env["KGSTORE_HOME"]).model_dir("catalogue").exists()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kgstore import models
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
-from kgstore.writeback import current_version, nearest, write_vectors
+from kgstore.writeback import WRITE_LEASE, collect_orphans, current_version, nearest, write_vectors
 
 
 def make_entities(graph: Graph, n: int) -> list[str]:
@@ -201,3 +210,143 @@ def test_bulk_write_sees_entities_created_earlier_in_the_same_transaction(graph:
                        "RETURN written, missing", {"blob": blob}, write=True)
     assert rows == [{"written": 1, "missing": 0}]
     assert graph.query("MATCH (e:Entity {key: 'w:fresh'}) RETURN e.v3 AS v") == [{"v": [1.0, 2.0]}]
+
+
+# ------------------------------------------------------------------ orphaned versions
+CHILD = Path(__file__).with_name("writeback_child.py")
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def live_leases(graph: Graph, model: str) -> int:
+    return graph.query(f"MATCH (l:{WRITE_LEASE} {{model: $model}}) WHERE l.expires_at > datetime() "
+                       "RETURN count(l) AS n", {"model": model})[0]["n"]
+
+
+def all_leases(graph: Graph) -> int:
+    return graph.query(f"MATCH (l:{WRITE_LEASE}) RETURN count(l) AS n")[0]["n"]
+
+
+def start_and_kill(server, model: str, keys: list[str], mode: str, killed_when: Callable[[], object],
+                   *, lease_ttl: float = 2.0) -> None:  # noqa: ANN001 - tests.conftest.ServerUnderTest
+    """Run a write-back of ``model`` in a real child process and SIGKILL it once ``killed_when()``."""
+    config = {"model": model, "keys": keys, "dim": 8, "lease_ttl": lease_ttl, "mode": mode,
+              "batch_size": 10, "pause": 0.05}
+    env = {**os.environ, "NEO4J_URI": server.uri, "NEO4J_USERNAME": server.user,
+           "NEO4J_PASSWORD": server.password}
+    child = subprocess.Popen([sys.executable, str(CHILD), json.dumps(config)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not killed_when():
+            if child.poll() is not None:
+                pytest.fail(f"the write-back child ended before it was killed:\n{child.stdout.read().decode()}")
+            assert time.monotonic() < deadline, "the write-back child wrote nothing within 120 s"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+
+
+def test_a_write_back_killed_mid_write_leaves_an_orphan_that_the_next_write_back_removes(
+        graph: Graph, neo4j_server) -> None:  # noqa: ANN001
+    keys = make_entities(graph, 600)
+    write_vectors(graph, "kill", keys, np.ones((600, 8), dtype=np.float32))
+    start_and_kill(neo4j_server, "kill", keys, "slow",
+                   killed_when=lambda: vector_leftovers(graph, "kill", 2)[0] >= 50)
+    half, indexes = vector_leftovers(graph, "kill", 2)
+    assert 50 <= half < 600 and indexes == []  # killed mid-write: part of version 2's vectors are there
+    assert current_version(graph, "kill").version == 1  # type: ignore[union-attr]
+    assert [r["key"] for r in nearest(graph, "kill", key=keys[0], k=3)]  # readers still use version 1
+
+    wait_until(lambda: live_leases(graph, "kill") == 0, timeout=30, what="the killed child's lease to expire")
+    half = vector_leftovers(graph, "kill", 2)[0]  # again: a commit sent just before the kill may have landed
+    third = write_vectors(graph, "kill", keys, np.full((600, 8), 3.0, dtype=np.float32))
+    assert third.version.version == 3
+    assert sorted((c.version, c.vectors) for c in third.collected) == [(1, 600), (2, half)]
+    assert vector_leftovers(graph, "kill", 2) == (0, [])
+    assert vector_leftovers(graph, "kill", 1) == (0, [])
+    assert vector_leftovers(graph, "kill", 3) == (600, ["kgstore_kill_v3"])
+    assert all_leases(graph) == 0
+
+
+def test_models_gc_removes_a_version_killed_after_its_index_was_built(graph: Graph, neo4j_server) -> None:  # noqa: ANN001
+    keys = make_entities(graph, 300)
+    write_vectors(graph, "gckill", keys, np.ones((300, 8), dtype=np.float32))
+    index_exists = lambda: bool(graph.query("SHOW INDEXES YIELD name WHERE name = 'kgstore_gckill_v2' "  # noqa: E731
+                                            "RETURN name"))
+    start_and_kill(neo4j_server, "gckill", keys, "hang_at_index", killed_when=index_exists)
+    assert vector_leftovers(graph, "gckill", 2) == (300, ["kgstore_gckill_v2"])  # all written, never current
+    assert current_version(graph, "gckill").version == 1  # type: ignore[union-attr]
+
+    wait_until(lambda: live_leases(graph, "gckill") == 0, timeout=30, what="the killed child's lease to expire")
+    collected = models.gc(graph)
+    assert [(c.model, c.version, c.properties, c.indexes) for c in collected] == [
+        ("gckill", 2, {"embedding_gckill_v2": 300}, ("kgstore_gckill_v2",))]
+    assert vector_leftovers(graph, "gckill", 2) == (0, [])
+    assert vector_leftovers(graph, "gckill", 1) == (300, ["kgstore_gckill_v1"])  # the current version is untouched
+    assert current_version(graph, "gckill").version == 1  # type: ignore[union-attr]
+    assert [r["key"] for r in nearest(graph, "gckill", key=keys[0], k=3)]
+    assert all_leases(graph) == 0
+    assert models.gc(graph) == []  # nothing left to collect
+
+
+def test_gc_leaves_the_version_of_a_live_write_back_alone(graph: Graph) -> None:
+    keys = make_entities(graph, 60)
+    write_vectors(graph, "live", keys, np.ones((60, 8), dtype=np.float32))
+    paused, go = threading.Event(), threading.Event()
+
+    def pause(_: int) -> None:
+        paused.set()
+        go.wait(timeout=120)
+
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            write_vectors(graph, "live", keys, np.full((60, 8), 2.0, dtype=np.float32), batch_size=20,
+                          on_batch=pause, lease_ttl=1.0)
+        except BaseException as error:  # noqa: BLE001 - inspected below
+            failures.append(error)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert paused.wait(timeout=120)
+        time.sleep(2.5)  # over twice the lease's TTL: only the heartbeat keeps it live
+        assert collect_orphans(graph, "live", lease_ttl=1.0) == []
+        assert models.gc(graph) == []
+        assert vector_leftovers(graph, "live", 2)[0] >= 20  # what it wrote so far is still there
+        assert live_leases(graph, "live") == 1
+    finally:
+        go.set()
+        thread.join(timeout=120)
+    assert failures == []
+    assert current_version(graph, "live").version == 2  # type: ignore[union-attr]
+    assert vector_leftovers(graph, "live", 2) == (60, ["kgstore_live_v2"])
+    assert vector_leftovers(graph, "live", 1) == (0, [])
+    assert all_leases(graph) == 0
+
+
+def test_a_write_back_whose_lease_was_collected_does_not_become_current(graph: Graph) -> None:
+    keys = make_entities(graph, 40)
+    write_vectors(graph, "stolen", keys, np.ones((40, 8), dtype=np.float32))
+
+    def collector_took_the_lease(_: int) -> None:  # what gc does to a lease that expired while its holder stalled
+        graph.query(f"MATCH (l:{WRITE_LEASE} {{model: 'stolen'}}) DELETE l", write=True)
+
+    with pytest.raises(KgstoreError, match="the lease on version 2 expired"):
+        write_vectors(graph, "stolen", keys, np.full((40, 8), 2.0, dtype=np.float32), batch_size=10,
+                      on_batch=collector_took_the_lease)
+    assert current_version(graph, "stolen").version == 1  # type: ignore[union-attr]
+    assert vector_leftovers(graph, "stolen", 2) == (0, [])
+    assert vector_leftovers(graph, "stolen", 1) == (40, ["kgstore_stolen_v1"])

@@ -48,7 +48,7 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 
 for command in (server.server, data.schema, data.sync, data.datasets, data.export, models.train, models.evaluate,
-                models.write_back, models.serve, query.status, query.nearest, query.complete,
+                models.write_back, models.serve, models.models_group, query.status, query.nearest, query.complete,
                 query.predictions_group, generators.generators, generators.describe):
     main.add_command(command)
 

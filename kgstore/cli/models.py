@@ -253,6 +253,8 @@ def write_back(ctx: click.Context, checkpoint: Path, model: str, similarity: str
     echo(f"wrote {result.vectors:,} vectors ({result.missing_keys:,} keys not in the database) to "
          f":Entity.{result.version.property_name}, index {result.version.index_name} "
          f"[{result.vectors_per_second:,.0f} vectors/s]")
+    for orphan in result.collected:
+        echo(f"removed version {orphan.version} of {model!r} ({orphan.vectors:,} vector values)")
 
 
 @click.command(context_settings=CONTEXT)
@@ -277,8 +279,8 @@ def write_back(ctx: click.Context, checkpoint: Path, model: str, similarity: str
 @click.option("--device", default="cpu", show_default=True, help="Torch device of the model: cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes on the port, each with its own copy of the model (use the cores).")
-@click.option("--detach", is_flag=True, help="Run in the background (log: <home>/server/logs/sidecar.log) and "
-              "return once it answers.")
+@click.option("--detach", is_flag=True, help="Run in the background (its log is sidecar.log beside the managed "
+              "server's logs) and return once it answers.")
 @click.option("--stop", "stop_detached", is_flag=True, help="Stop the sidecar that --detach started, and exit.")
 @click.pass_context
 def serve(ctx: click.Context, token: str | None, detach: bool, stop_detached: bool, **options: Any) -> None:
@@ -318,3 +320,115 @@ def serve(ctx: click.Context, token: str | None, detach: bool, stop_detached: bo
                 port=sidecar.port_for(home), token=token, index=sidecar.index, max_k=sidecar.max_k,
                 max_batch=sidecar.max_batch, device=sidecar.device, workers=sidecar.workers, echo=echo)
 
+
+
+@click.group("models", context_settings=CONTEXT)
+def models_group() -> None:
+    """Trained models: their versions, metrics and vector indexes; drop one; collect orphaned versions.
+
+    A model's vectors live in Neo4j as versions (`embedding_<model>_v<n>` with a vector
+    index each); its checkpoints in <home>/models/<model>/. A write-back killed halfway
+    leaves an orphaned version: the next write-back or `kgstore models gc` removes it once
+    its lease has expired.
+    """
+
+
+@models_group.command("list", context_settings=CONTEXT)
+@json_option
+@connection_options
+@click.pass_context
+def models_list(ctx: click.Context, as_json: bool, **conn: Any) -> None:
+    """List the models in the database (and those with checkpoints only), current version first."""
+    from kgstore.models import list_models
+
+    with open_graph(ctx, **conn) as graph:
+        found = list_models(graph, home_of(ctx))
+    if as_json:
+        render.emit_json({"models": found})
+        return
+    render.table("kgstore models", ["model", ("version", "right"), ("dim", "right"), "similarity",
+                                    ("vectors", "right"), "decoder", ("test MRR", "right"), "indexes", "written"],
+                 ([m.name, m.version, m.dimension, m.similarity, m.vectors, m.meta.get("decoder"),
+                   m.meta.get("test_mrr"), ", ".join(i.name for i in m.indexes) or "-", (m.written_at or "")[:19]]
+                  for m in found), empty="No models yet: train one with `kgstore train --model NAME`.")
+
+
+@models_group.command("show", context_settings=CONTEXT)
+@click.argument("model")
+@json_option
+@connection_options
+@click.pass_context
+def models_show(ctx: click.Context, model: str, as_json: bool, **conn: Any) -> None:
+    """Show MODEL: every version in the database, its indexes, predictions and checkpoints."""
+    from kgstore.models import show_model
+
+    with open_graph(ctx, **conn) as graph:
+        info = show_model(graph, model, home_of(ctx))
+    if as_json:
+        render.emit_json(info)
+        return
+    console = render.console()
+    console.print(f"[bold]{info.name}[/]: current version {info.version or '-'} of {info.latest_version or 0} "
+                  f"claimed; {info.predictions or 0:,} predicted edges; "
+                  f"meta {', '.join(f'{k}={v}' for k, v in sorted(info.meta.items())) or '-'}", highlight=False)
+    render.table("versions in the database", [("version", "right"), "status", ("vectors", "right"), "indexes",
+                                              "lease"],
+                 ([v.version, v.status, v.vectors, ", ".join(v.indexes) or "-",
+                   f"{v.lease.purpose} by {v.lease.holder} until {v.lease.expires_at[:19]}" if v.lease else ""]
+                  for v in info.versions or []), empty="No vectors in the database.")
+    render.table("vector indexes", ["name", ("version", "right"), "state", ("populated", "right"), ("dim", "right"),
+                                    "similarity"],
+                 ([i.name, i.version, i.state, f"{i.population_percent:.0f}%", i.dimension, i.similarity]
+                  for i in info.indexes), empty="No vector indexes.")
+    render.table("checkpoints", ["path", "latest", ("test MRR", "right")],
+                 ([c.path, c.latest, ((c.metrics or {}).get("test") or {}).get("mrr")]
+                  for c in info.checkpoints or []), empty="No checkpoints on this machine.")
+
+
+@models_group.command("drop", context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--checkpoints", is_flag=True, help="Also delete the model's checkpoint folder in the home.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@click.pass_context
+def models_drop(ctx: click.Context, model: str, checkpoints: bool, yes: bool, **conn: Any) -> None:
+    """Remove MODEL: its vectors (all versions), vector indexes, KgModel node and predicted edges.
+
+    Facts are never touched. With --checkpoints its trained checkpoints go too.
+    """
+    from kgstore.models import drop_model
+
+    if not yes:
+        click.confirm(f"Drop model {model!r}" + (" and its checkpoints" if checkpoints else "") + "?", abort=True)
+    with open_graph(ctx, **conn) as graph:
+        result = drop_model(graph, model, home=home_of(ctx), checkpoints=checkpoints)
+    echo(f"Dropped model {model!r}: {result.vectors:,} vector values of {len(result.versions)} versions, "
+         f"{result.indexes} vector indexes, {result.predictions:,} predicted edges"
+         + (", its KgModel node" if result.model_node else "")
+         + (f", checkpoints in {result.checkpoints}" if result.checkpoints else "") + ".")
+
+
+@models_group.command("gc", context_settings=CONTEXT)
+@click.option("--model", help="Only this model's orphaned versions. [default: every model]")
+@json_option
+@connection_options
+@click.pass_context
+def models_gc(ctx: click.Context, model: str | None, as_json: bool, **conn: Any) -> None:
+    """Drop orphaned vector versions: neither current nor being written by a live write-back.
+
+    A write-back killed halfway (SIGKILL, a lost machine) leaves its properties and index;
+    they become orphans when its lease stops being renewed (30 s).
+    """
+    from kgstore.models import gc
+
+    with open_graph(ctx, **conn) as graph:
+        dropped = gc(graph, model)
+    if as_json:
+        render.emit_json({"collected": dropped})
+        return
+    if not dropped:
+        echo("No orphaned versions.")
+        return
+    for version in dropped:
+        echo(f"Dropped {version.model} v{version.version}: {version.vectors:,} vector values, "
+             f"indexes {', '.join(version.indexes) or '-'}")

@@ -12,7 +12,7 @@ from kgstore.errors import ServerError
 from kgstore.server.prerequisites import check_maven
 
 PLUGIN_JAR_ENV = "KGSTORE_PLUGIN_JAR"
-PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"  # the source checkout's plugin/ (kgstore/server/ is two below)
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"  # the checkout's plugin/, two folders up
 JAR_GLOB = "kgstore-plugin-*.jar"
 
 
