@@ -160,12 +160,10 @@ class Graph:
         return {"name": row.get("name", "?"), "version": row.get("version", "?"),
                 "edition": row.get("edition", "?"), "uri": self.settings.uri}
 
-    def has_routine(self, name: str, kind: str = "FUNCTIONS") -> bool:
-        """True when the server has the procedure or function ``name`` (e.g. the kgstore plugin's
-        bulk paths, ``kgstore.writeVectors``); callers fall back to plain Cypher without it."""
-        if kind not in ("FUNCTIONS", "PROCEDURES"):
-            raise ValueError(f"kind must be FUNCTIONS or PROCEDURES, not {kind!r}")
-        return bool(self.query(f"SHOW {kind} YIELD name WHERE name = $name RETURN name", {"name": name}))
+    def has_procedure(self, name: str) -> bool:
+        """True when the server has the procedure ``name`` (e.g. the kgstore plugin's bulk paths,
+        ``kgstore.writeVectors``); callers fall back to plain Cypher without it."""
+        return bool(self.query("SHOW PROCEDURES YIELD name WHERE name = $name RETURN name", {"name": name}))
 
     def close(self) -> None:
         self.driver.close()

@@ -48,7 +48,7 @@ def _params(model: str | None, relation: str | None, min_score: float | None = N
 
 def require_plugin(graph: Graph, procedure: str) -> None:
     """Fail clearly when the server lacks the kgstore plugin (a user's own Neo4j, say)."""
-    if not graph.has_routine(procedure, "PROCEDURES"):
+    if not graph.has_procedure(procedure):
         raise KgstoreError(
             f"this Neo4j server has no {procedure} procedure: the kgstore plugin is not installed",
             hint="The managed server gets it from `kgstore server install`; for another server copy "

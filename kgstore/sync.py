@@ -300,7 +300,7 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
     once (deadlocks between them are retried by the driver), and so do verifying batches.
     """
     ns = dataset.namespace
-    bulk = graph.has_routine("kgstore.createTriples", "PROCEDURES")
+    bulk = graph.has_procedure("kgstore.createTriples")
 
     def create_rows(tx: Any, rows: list[dict[str, Any]]) -> int:
         if bulk:

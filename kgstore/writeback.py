@@ -362,7 +362,7 @@ def _write_spaces(graph: Graph, version: ModelVersion, spaces: dict[str, tuple[l
     # With the kgstore plugin, a batch travels as one float32 blob plus its keys and one
     # procedure call writes it (an index lookup and a property write per vector); without
     # it, as rows of float lists through db.create.setNodeVectorProperty (any Neo4j 5.x).
-    bulk = graph.has_routine("kgstore.writeVectors", "PROCEDURES")
+    bulk = graph.has_procedure("kgstore.writeVectors")
     return {space: _write_property(graph, version.property_for(space), space_keys, matrix, batch_size,
                                    on_batch if space == ENTITIES else None, bulk=bulk,
                                    between_batches=between_batches)
