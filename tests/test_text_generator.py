@@ -1,0 +1,251 @@
+"""Text from entity vectors: the verbalised facts, the generator, `kgstore describe`, the sidecar's
+`/generate/text` and `kgstore.describe` inside Neo4j.
+
+The language model is a tiny randomly initialised Llama (tests/tiny_lm.py): it learns the
+descriptions' words in seconds and loads through the same code path as any local model
+folder. The graph is a real WordNet subset (WN18RR names and definitions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.extras import require
+
+torch = require("torch", reason="the text generator needs the train extra: pip install kgstore[train]")
+require("peft", reason="LoRA adapters: pip install kgstore[train]")
+require("sacrebleu", reason="BLEU and chrF: pip install kgstore[train]")
+
+from neo4j.exceptions import ClientError  # noqa: E402
+
+from kgstore.driver import Graph, connect  # noqa: E402
+from kgstore.importers.registry import open_dataset  # noqa: E402
+from tests.conftest import ServerUnderTest, wipe  # noqa: E402
+from tests.tiny_lm import build_tiny_lm  # noqa: E402
+from trainer.generators.context import FactIndex, relation_phrase  # noqa: E402
+from trainer.generators.jobs import heldout_keys  # noqa: E402
+from trainer.generators.text import EntityText, TextGeneratorConfig  # noqa: E402
+
+MODEL = "wngen"
+THREADS = {"KGSTORE_NUM_THREADS": "2", "COLUMNS": "200"}
+
+
+# -- the verbalised facts ---------------------------------------------------------------------------------
+def test_relation_phrases_are_readable() -> None:
+    assert relation_phrase("/people/person/nationality") == "nationality"
+    assert relation_phrase("_hypernym") == "hypernym"
+    assert relation_phrase("/film/film/release_date_s./film/film_regional_release_date/film_release_region") == \
+        "film release region"
+
+
+def test_context_puts_attribute_like_facts_first_and_respects_the_caps() -> None:
+    # Relation 0 (nationality) has one answer per entity; relation 1 (films) many: entity 0's
+    # nationality comes first although its film facts come first in the graph.
+    names = ["Ann", "France", "Film A", "Film B", "Film C", "Bob"]
+    triples = np.array([[0, 1, 2], [0, 1, 3], [0, 1, 4], [0, 0, 1], [5, 0, 1], [5, 1, 2]])
+    facts = FactIndex.build(triples, names, ["/people/person/nationality", "/film/actor/film"])
+    assert facts.context(0) == "nationality: France; film: Film A; film: Film B"  # at most 2 per relation
+    assert facts.context(1) == "Ann's nationality; Bob's nationality"  # incoming facts say whose it is
+    assert facts.context(0, max_facts=1) == "nationality: France"
+    assert facts.context(0, max_chars=25) == "nationality: France"
+    assert FactIndex.build(triples, names, ["a", "b"]).context(3) == "Ann's b"
+
+
+def test_heldout_entities_are_seeded_and_capped() -> None:
+    entities = [EntityText(key=f"k{i}", name="", context="", description="d" if i % 2 else None) for i in range(400)]
+    config = TextGeneratorConfig(heldout=50, seed=3)
+    first, again = heldout_keys(entities, config), heldout_keys(entities, config)
+    assert first == again and len(first) == 20  # at most 10 % of the 200 described entities
+    assert all(int(key[1:]) % 2 for key in first)  # only entities with a description
+    assert heldout_keys(entities, TextGeneratorConfig(heldout=50, seed=4)) != first
+
+
+# -- end to end through Neo4j, the CLI, the sidecar and the plugin ----------------------------------------
+def _wordnet_subset(data_dir: Path, folder: Path, num_triples: int = 400) -> None:
+    """A WN18RR subset as a folder dataset: the first train triples, with their entities' texts."""
+    dataset = open_dataset("wn18rr", source=data_dir)
+    triples = [t for t in dataset.triples() if t.split == "train"][:num_triples]
+    triples += [t for t in dataset.triples() if t.split == "test"][:20]
+    used = {t.head for t in triples} | {t.tail for t in triples}
+    folder.mkdir()
+    with (folder / "entities.jsonl").open("w") as out:
+        for entity in dataset.entities():
+            if entity.id in used:
+                out.write(json.dumps({"key": entity.id, "name": entity.name, "description": entity.description}) + "\n")
+    with (folder / "triples.tsv").open("w") as out:
+        out.write("head\trelation\ttail\tsplit\n")
+        for t in triples:
+            out.write(f"{t.head}\t{t.relation}\t{t.tail}\t{t.split}\n")
+
+
+@pytest.fixture(scope="module")
+def generated(neo4j_server: ServerUnderTest, data_dir: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A KG model and a text generator on the WordNet subset, trained through the CLI.
+
+    The tests of this module never take the `graph` fixture: it would wipe the subset."""
+    from click.testing import CliRunner
+
+    from kgstore.cli import main
+
+    if neo4j_server.home is None:
+        pytest.fail("the text generator tests need the managed test server (its plugin and kgstore.conf)")
+    work = tmp_path_factory.mktemp("textgen")
+    _wordnet_subset(data_dir, work / "wn")
+    texts = [json.loads(line)["name"] + " " + (json.loads(line)["description"] or "")
+             for line in (work / "wn" / "entities.jsonl").read_text().splitlines()]
+    lm = build_tiny_lm(work / "lm", texts + ["Entity: Facts: Describe it in a few words. Description: none known"])
+
+    def cli(*args: str) -> object:
+        result = CliRunner().invoke(main, list(args), env={"KGSTORE_HOME": str(neo4j_server.home), **THREADS},
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+        wipe(graph)
+    cli("sync", "--namespace", "wnsub", "--triples", str(work / "wn" / "triples.tsv"),
+        "--entities", str(work / "wn" / "entities.jsonl"))
+    cli("train", "--model", MODEL, "--dataset", "wnsub", "--epochs", "5", "--dim", "16", "--patience", "0",
+        "--refresh")
+    trained = cli("generators", "train", "text", "--model", MODEL, "--language-model", str(lm), "--epochs", "3",
+                  "--batch-size", "16", "--lr", "0.01", "--heldout", "8", "--dataset", "wnsub", "--json")
+    with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+        key = graph.query("MATCH (e:Entity {dataset: 'wnsub'}) RETURN e.key AS key ORDER BY key LIMIT 1")[0]["key"]
+    yield {"home": neo4j_server.home, "cli": cli, "lm": lm, "train": json.loads(trained.stdout), "key": key}
+
+
+def test_generator_checkpoint_records_its_model_and_held_out_entities(generated: dict) -> None:
+    from kgstore.home import KgstoreHome
+
+    home = KgstoreHome(generated["home"])
+    folder = home.latest_generator(MODEL, "text")
+    assert folder is not None and folder == Path(generated["train"]["generator"]).resolve()
+    meta = json.loads((folder / "generator.json").read_text())
+    assert meta["kg_version"] == home.latest_checkpoint(MODEL).name  # the KG model version it was trained on
+    assert len(meta["heldout"]) == 8
+    assert (folder / "curves.png").is_file() and (folder / "weights.pt").is_file()
+    losses = json.loads((folder / "loss.json").read_text())["loss"]
+    assert generated["train"]["steps"] == len(losses) > 0
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])  # it learned something about the descriptions
+
+
+def test_eval_reports_the_decoder_and_both_baselines(generated: dict) -> None:
+    result = generated["cli"]("generators", "eval", "text", "--model", MODEL, "--limit", "6", "--max-tokens", "8",
+                              "--json")
+    report = json.loads(result.stdout)
+    assert [row["method"] for row in report["rows"]] == ["decoder", "nearest_neighbour", "context_only"]
+    for row in report["rows"]:
+        assert 0.0 <= row["bleu"] <= 1.0 and 0.0 <= row["chrf"] <= 1.0 and row["n"] == 6
+    assert len(report["examples"]) == 6
+    assert all(example["reference"] for example in report["examples"])
+    table = generated["cli"]("generators", "eval", "text", "--model", MODEL, "--limit", "6", "--max-tokens", "8")
+    assert "nearest_neighbour" in table.stdout and "context_only" in table.stdout
+
+
+def test_describe_command_is_seeded(generated: dict) -> None:
+    key = generated["key"]
+    args = ("describe", key, "--model", MODEL, "--max-tokens", "8", "--temperature", "1.0", "--seed", "7")
+    first, again = generated["cli"](*args), generated["cli"](*args)
+    assert first.stdout.strip() and first.stdout == again.stdout
+    from click.testing import CliRunner
+
+    from kgstore.cli import main
+
+    unknown = CliRunner().invoke(main, ["describe", "wnsub:nope", "--model", MODEL],
+                                 env={"KGSTORE_HOME": str(generated["home"])})
+    assert unknown.exit_code == 1 and "wnsub:nope" in unknown.output
+
+
+def _serve(home: Path, model: str, port: int, log: Path) -> subprocess.Popen:
+    import httpx
+
+    env = {**os.environ, "KGSTORE_HOME": str(home), "KGSTORE_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", model, "--port", str(port)],
+                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"kgstore serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise AssertionError(f"kgstore serve did not answer within 120 s:\n{log.read_text()[-3000:]}")
+
+
+def _facts(graph: Graph) -> list:
+    return graph.query("MATCH (h)-[r]->(t) RETURN h.key AS h, type(r) AS r, t.key AS t, properties(r) AS p "
+                       "ORDER BY h, r, t")
+
+
+def test_kgstore_describe_in_cypher_through_the_sidecar(generated: dict, neo4j_server: ServerUnderTest,
+                                                        tmp_path: Path) -> None:
+    from kgstore.home import KgstoreHome
+
+    home = KgstoreHome(generated["home"])
+    port = home.load_settings().sidecar_port
+    sidecar = _serve(home.root, MODEL, port, tmp_path / "serve.log")
+    try:
+        with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+            facts_before = _facts(graph)
+            nodes_before = graph.query("MATCH (n) RETURN count(n) AS n")[0]["n"]
+            key = generated["key"]
+            query = ("MATCH (n:Entity {key: $key}) "
+                     "RETURN kgstore.describe(n, {maxTokens: 8, temperature: 1.0, seed: 5}) AS text")
+            first = graph.query(query, {"key": key})[0]["text"]
+            assert isinstance(first, str) and first.strip()
+            assert graph.query(query, {"key": key})[0]["text"] == first  # same seed, same text
+            greedy = graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n) AS text", {"key": key})
+            assert greedy[0]["text"].strip()
+
+            # An entity the model never saw: the sidecar's 404 reaches Cypher, naming the key.
+            graph.query("CREATE (:Entity {key: 'wnsub:cold', name: 'cold'})", write=True)
+            with pytest.raises(ClientError, match="unknown entity 'wnsub:cold'"):
+                graph.query("MATCH (n:Entity {key: 'wnsub:cold'}) RETURN kgstore.describe(n) AS text")
+            with pytest.raises(ClientError, match="maxTokens"):
+                graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n, {maxTokens: 0}) AS t",
+                            {"key": key})
+            graph.query("MATCH (n:Entity {key: 'wnsub:cold'}) DELETE n", write=True)
+
+            # Generation never writes: the facts and the node count are as they were.
+            assert _facts(graph) == facts_before
+            assert graph.query("MATCH (n) RETURN count(n) AS n")[0]["n"] == nodes_before
+    finally:
+        sidecar.kill()
+        sidecar.wait(timeout=30)
+
+    # The sidecar is gone: the function says it cannot reach it.
+    with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+        with pytest.raises(ClientError, match="sidecar"):
+            graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n) AS text", {"key": key})
+
+
+def test_a_model_without_a_generator_answers_503(generated: dict, neo4j_server: ServerUnderTest,
+                                                 tmp_path: Path) -> None:
+    from kgstore.home import KgstoreHome
+
+    home = KgstoreHome(generated["home"])
+    generated["cli"]("train", "--model", "nogen", "--dataset", "wnsub", "--epochs", "1", "--dim", "8",
+                     "--no-write-back")
+    port = home.load_settings().sidecar_port
+    sidecar = _serve(home.root, "nogen", port, tmp_path / "serve.log")
+    try:
+        with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+            with pytest.raises(ClientError, match="no text generator is trained for model 'nogen'"):
+                graph.query("MATCH (n:Entity {dataset: 'wnsub'}) WITH n LIMIT 1 RETURN kgstore.describe(n) AS t")
+    finally:
+        sidecar.kill()
+        sidecar.wait(timeout=30)
