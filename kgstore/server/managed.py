@@ -270,7 +270,7 @@ class ManagedServer:
                     if line.split("=", 1)[0].strip() not in ours and not line.startswith("# Written by kgstore")]
         header = "# Written by kgstore; read by the kgstore.* procedures at every call. Keys: " \
                  "kgstore.sidecar.url, kgstore.sidecar.token, kgstore.sidecar.connect_timeout_ms, " \
-                 "kgstore.sidecar.read_timeout_ms"
+                 "kgstore.sidecar.read_timeout_ms, kgstore.sidecar.generate_timeout_ms"
         path.write_text("\n".join([header, *(f"{k}={v}" for k, v in ours.items()), *kept]) + "\n")
         return path
 
