@@ -7,10 +7,8 @@ calls the plugin's procedures, which call the sidecar.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,27 +23,10 @@ from kgstore.importers.registry import open_dataset
 from kgstore.server import ManagedServer
 from kgstore.sync import sync_dataset
 from tests.conftest import ServerUnderTest, wipe
+from tests.sidecars import start_sidecar
 
 MODEL = "procs"
 RELATION = "intergovorgs"
-
-
-def start_sidecar(home: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "KGSTORE_HOME": str(home), "KGSTORE_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", MODEL, "--port", str(port)],
-                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kgstore serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"kgstore serve did not answer within 120 s:\n{log.read_text()[-3000:]}")
 
 
 class Sidecar:
@@ -58,7 +39,7 @@ class Sidecar:
 
     def ensure_running(self) -> None:
         if self.process is None or self.process.poll() is not None:
-            self.process = start_sidecar(self.home, self.port, self.log)
+            self.process = start_sidecar(self.home, MODEL, self.port, self.log)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

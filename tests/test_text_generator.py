@@ -9,10 +9,6 @@ folder. The graph is a real WordNet subset (WN18RR names and definitions).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +26,7 @@ from neo4j.exceptions import ClientError  # noqa: E402
 from kgstore.driver import Graph, connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
 from tests.conftest import ServerUnderTest, wipe  # noqa: E402
+from tests.sidecars import start_sidecar  # noqa: E402
 from tests.tiny_lm import build_tiny_lm  # noqa: E402
 from trainer.generators.context import FactIndex, relation_phrase  # noqa: E402
 from trainer.generators.jobs import heldout_keys  # noqa: E402
@@ -166,26 +163,6 @@ def test_describe_command_is_seeded(generated: dict) -> None:
     assert unknown.exit_code == 1 and "wnsub:nope" in unknown.output
 
 
-def _serve(home: Path, model: str, port: int, log: Path) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "KGSTORE_HOME": str(home), "KGSTORE_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "kgstore.cli", "serve", "--model", model, "--port", str(port)],
-                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kgstore serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"kgstore serve did not answer within 120 s:\n{log.read_text()[-3000:]}")
-
-
 def _facts(graph: Graph) -> list:
     return graph.query("MATCH (h)-[r]->(t) RETURN h.key AS h, type(r) AS r, t.key AS t, properties(r) AS p "
                        "ORDER BY h, r, t")
@@ -197,7 +174,7 @@ def test_kgstore_describe_in_cypher_through_the_sidecar(generated: dict, neo4j_s
 
     home = KgstoreHome(generated["home"])
     port = home.load_settings().sidecar_port
-    sidecar = _serve(home.root, MODEL, port, tmp_path / "serve.log")
+    sidecar = start_sidecar(home.root, MODEL, port, tmp_path / "serve.log")
     try:
         with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
             facts_before = _facts(graph)
@@ -241,7 +218,7 @@ def test_a_model_without_a_generator_answers_503(generated: dict, neo4j_server: 
     generated["cli"]("train", "--model", "nogen", "--dataset", "wnsub", "--epochs", "1", "--dim", "8",
                      "--no-write-back")
     port = home.load_settings().sidecar_port
-    sidecar = _serve(home.root, "nogen", port, tmp_path / "serve.log")
+    sidecar = start_sidecar(home.root, "nogen", port, tmp_path / "serve.log")
     try:
         with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
             with pytest.raises(ClientError, match="no text generator is trained for model 'nogen'"):
