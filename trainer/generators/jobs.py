@@ -8,6 +8,7 @@ from the same snapshot the model was trained on (or a fresh export).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,31 @@ def entity_texts(snapshot: Any, keys: list[str], config: TextGeneratorConfig) ->
     return out
 
 
+def nearest_in(vectors: np.ndarray, queries: list[int], pool: list[int], *, chunk: int = 1024) -> np.ndarray:
+    """For each of ``queries``, the row of ``pool`` with the most similar vector (cosine),
+    never the query itself."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    pool_array = np.asarray(pool)
+    candidates = unit[pool_array].T
+    best = np.empty(len(queries), dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        rows = np.asarray(queries[start: start + chunk])
+        similarity = unit[rows] @ candidates
+        similarity[rows[:, None] == pool_array[None, :]] = -np.inf  # an entity is not its own neighbour
+        best[start: start + len(rows)] = pool_array[np.argmax(similarity, axis=1)]
+    return best
+
+
+def add_neighbour_hints(entities: list[EntityText], vectors: np.ndarray, train_ids: list[int]) -> None:
+    """Give every entity the name and description of its closest *training* entity by vector."""
+    if not train_ids:
+        return
+    nearest = nearest_in(vectors, list(range(len(entities))), train_ids)
+    for entity, other in zip(entities, nearest.tolist(), strict=True):
+        neighbour = entities[other]
+        entity.neighbour = f"{neighbour.name or neighbour.key}: {neighbour.description}"
+
+
 def heldout_keys(entities: list[EntityText], config: TextGeneratorConfig) -> list[str]:
     """A fixed, seeded set of described entities that training never sees."""
     described = [e.key for e in entities if e.description]
@@ -89,6 +115,8 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
         raise KgstoreError(f"no entity of model {model!r} has a description to learn from",
                            hint="Descriptions come from the `description` property of :Entity nodes "
                                 "(`kgstore sync` imports them for datasets that have them).")
+    if config.neighbour_hint:
+        add_neighbour_hints(entities, vectors, train_ids)
     decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
     decoder.to(config.device)
     log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
@@ -168,7 +196,7 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
 
     ``decoder``: this generator; ``nearest_neighbour``: the description of the training
     entity whose vector is closest (cosine); ``context_only``: the same LM, without the
-    adapters and the soft prompt, prompted with the verbalised facts. Returns
+    adapters, the soft prompt and the neighbour hint, prompted with the verbalised facts. Returns
     ``{"rows": [...], "examples": [...], "model", "generator", "kg_version"}``.
     """
     import sacrebleu
@@ -194,14 +222,13 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     started = time.monotonic()
     held = set(generator.heldout)
     pool = [i for i, e in enumerate(generator.entities) if e.description and e.key not in held]
-    unit = generator.vectors / np.maximum(np.linalg.norm(generator.vectors, axis=1, keepdims=True), 1e-12)
-    nearest = np.asarray(pool)[np.argmax(unit[rows_of] @ unit[pool].T, axis=1)]
-    neighbours = [generator.entities[i].description or "" for i in nearest]
+    neighbours = [generator.entities[i].description or "" for i in nearest_in(generator.vectors, rows_of, pool)]
     rows.append(score("nearest_neighbour", neighbours, time.monotonic() - started))
 
     started = time.monotonic()
+    facts_only = [dataclasses.replace(e, neighbour="") for e in heldout]  # the hint comes from the vector
     with context_only(generator.decoder):
-        prompted = generate_texts(generator.decoder, heldout, None, max_tokens=max_tokens, progress=progress)
+        prompted = generate_texts(generator.decoder, facts_only, None, max_tokens=max_tokens, progress=progress)
     rows.append(score("context_only", prompted, time.monotonic() - started))
     examples = [{"key": e.key, "name": e.name, "reference": ref, "decoder": d, "nearest_neighbour": n,
                  "context_only": c}

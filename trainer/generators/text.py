@@ -44,6 +44,9 @@ class TextGeneratorConfig:
     lr, batch_size, epochs, max_seconds: optimisation (AdamW); the first cap reached stops it.
     max_target_tokens: description tokens trained on (longer ones are cut).
     max_facts / max_context_chars: the verbalised context's caps.
+    neighbour_hint: also show the LM the name and description of the training entity whose
+        vector is closest (retrieval through the vector; never the entity itself, never a
+        held-out entity).
     heldout: entities with a description kept out of training for evaluation (at most 10 %).
     seed: seeds the held-out split, the initialisation and the batch order.
     """
@@ -59,6 +62,7 @@ class TextGeneratorConfig:
     max_target_tokens: int = 32
     max_facts: int = 6
     max_context_chars: int = 200
+    neighbour_hint: bool = True
     heldout: int = 200
     seed: int = 0
     device: str = "cpu"
@@ -75,15 +79,18 @@ class EntityText:
     name: str
     context: str  # verbalised facts
     description: str | None = None  # the reference text (training target / evaluation reference)
+    neighbour: str = ""  # the closest training entity by vector, as "name: description" (retrieval hint)
 
 
-def prompt_text(name: str, context: str) -> str:
-    return f"Entity: {name or 'unnamed'}\nFacts: {context or 'none known'}\nDescribe it in a few words."
+def prompt_text(entity: EntityText) -> str:
+    similar = f"\nSimilar entity: {entity.neighbour}" if entity.neighbour else ""
+    return (f"Entity: {entity.name or 'unnamed'}\nFacts: {entity.context or 'none known'}{similar}\n"
+            "Describe it in a few words.")
 
 
-def chat_prompt(tokenizer: Any, name: str, context: str) -> str:
+def chat_prompt(tokenizer: Any, entity: EntityText) -> str:
     """The prompt as the LM expects it: its chat template when it has one, plain text otherwise."""
-    user = prompt_text(name, context)
+    user = prompt_text(entity)
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                                              add_generation_prompt=True, tokenize=False)
@@ -222,7 +229,7 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     from tqdm.auto import tqdm
 
     tokenizer = decoder.tokenizer
-    prompts = [tokenizer(chat_prompt(tokenizer, e.name, e.context), add_special_tokens=False)["input_ids"]
+    prompts = [tokenizer(chat_prompt(tokenizer, e), add_special_tokens=False)["input_ids"]
                for e in entities]
     targets = [tokenizer(" " + (e.description or "").strip() if not getattr(tokenizer, "chat_template", None)
                          else (e.description or "").strip(), add_special_tokens=False)["input_ids"]
@@ -279,7 +286,7 @@ def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.nda
     starts = range(0, len(entities), batch_size)
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress):
         chunk = entities[start: start + batch_size]
-        prompts = [tokenizer(chat_prompt(tokenizer, e.name, e.context), add_special_tokens=False)["input_ids"]
+        prompts = [tokenizer(chat_prompt(tokenizer, e), add_special_tokens=False)["input_ids"]
                    for e in chunk]
         batch_vectors = None if vectors is None else torch.as_tensor(
             vectors[start: start + batch_size], dtype=torch.float32, device=device)
