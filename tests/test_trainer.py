@@ -233,6 +233,26 @@ def test_training_beats_a_random_model(tmp_path) -> None:
         assert (tmp_path / name).is_file(), name
 
 
+def test_a_graph_without_valid_split_holds_out_train_triples_for_model_selection(tmp_path) -> None:
+    full = nations()
+    no_valid = Snapshot(entity_keys=full.entity_keys, relation_names=full.relation_names,
+                        triples=full.triples[full.splits != 1], splits=full.splits[full.splits != 1])
+    held_snapshot, held = no_valid.with_valid_from_train(seed=0)
+    train_count = int((no_valid.splits == 0).sum())
+    assert held == int(train_count * 0.05) > 0
+    assert int((held_snapshot.splits == 1).sum()) == held
+    assert int((held_snapshot.splits == 0).sum()) == train_count - held
+    assert ((held_snapshot.splits == 2) == (no_valid.splits == 2)).all()  # test is untouched
+    assert (no_valid.with_valid_from_train(seed=0)[0].splits == held_snapshot.splits).all()  # seeded
+    assert full.with_valid_from_train()[1] == 0  # a graph with a valid split keeps it
+
+    result = train(no_valid, tiny_config(epochs=4, eval_every=2, patience=0), checkpoint_dir=tmp_path, progress=False)
+    assert result.metrics["valid_from_train"] == held
+    assert [row["epoch"] for row in result.metrics["validation"]] == [2, 4]
+    assert 0.0 < result.metrics["best_valid_mrr"] <= 1.0
+    assert result.metrics["train_triples"] == train_count - held
+
+
 @pytest.mark.parametrize("decoder,loss", [("complex", "1-n"), ("complex", "1-n-ce"), ("rotate", "nssa"),
                                           ("transe", "nssa")])
 def test_other_decoders_and_losses_train(tmp_path, decoder: str, loss: str) -> None:

@@ -22,6 +22,7 @@ Version 1 (no images) still loads, as a snapshot whose entities have no images.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ import numpy as np
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}
+VALID_FRACTION = 0.05  # of train, held out for model selection when a graph has no valid split
+VALID_CAP = 10_000
 META_FILE = "meta.json"
 FEATURES_DIR = "features"
 
@@ -72,6 +75,25 @@ class Snapshot:
     @property
     def fingerprint(self) -> str | None:
         return self.meta.get("fingerprint")
+
+    def with_valid_from_train(self, *, fraction: float = VALID_FRACTION, cap: int = VALID_CAP,
+                              seed: int = 0) -> tuple[Snapshot, int]:
+        """A copy whose valid split is a seeded slice of the train triples, and the slice's size.
+
+        For graphs without a valid split (MovieLens-100K's official u1 has none): early stopping
+        and the choice of the best epoch then rest on triples the model never trained on,
+        while test stays untouched. A snapshot that has a valid split is returned as it is.
+        """
+        if (self.splits == SPLIT_CODES["valid"]).any():
+            return self, 0
+        train = np.flatnonzero(self.splits == SPLIT_CODES["train"])
+        count = min(cap, int(len(train) * fraction))
+        if count < 1:
+            return self, 0
+        chosen = np.random.default_rng(seed).choice(train, size=count, replace=False)
+        splits = self.splits.copy()
+        splits[chosen] = SPLIT_CODES["valid"]
+        return dataclasses.replace(self, splits=splits), count
 
     def split(self, name: str) -> np.ndarray:
         """The ``[n, 3]`` triples of one split (``train``, ``valid`` or ``test``)."""

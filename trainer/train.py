@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.validation: list[dict[str, Any]] = []
         self.best_mrr = -math.inf
+        self.valid_from_train = 0  # train triples held out as the valid split (graphs without one)
         self.best_epoch = 0
         self.best_state: dict[str, Tensor] | None = None
         self.bad_evals = 0
@@ -336,7 +338,12 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
     config = config or TrainConfig()
     set_threads(config.num_threads)
     seed_everything(config.seed)
+    snapshot, held = snapshot.with_valid_from_train(seed=config.seed)
+    if held and progress:
+        tqdm.write(f"the graph has no valid split: {held:,} train triples (seeded) are held out to choose the "
+                   "best epoch and stop early", file=sys.stderr)
     trainer = Trainer(snapshot, config, Path(checkpoint_dir))
+    trainer.valid_from_train = held
     if resume:
         trainer.load_state()
     trainer.write_static()
@@ -368,7 +375,8 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
                 trainer.stopped = "early"
                 break
         else:
-            bar.set_postfix(loss=f"{loss:.4f}", best=f"{max(trainer.best_mrr, 0):.4f}")
+            shown = {"best": f"{trainer.best_mrr:.4f}"} if trainer.validation else {}  # no best before a validation
+            bar.set_postfix(loss=f"{loss:.4f}", **shown)
         if cut:
             trainer.stopped = "max_seconds"
             break
@@ -388,6 +396,7 @@ def _finish(trainer: Trainer) -> TrainResult:
     metrics: dict[str, Any] = {
         "epochs": trainer.history, "validation": trainer.validation, "best_epoch": trainer.best_epoch,
         "best_valid_mrr": trainer.best_mrr if trainer.best_mrr > -math.inf else None,
+        "valid_from_train": trainer.valid_from_train,
         "stopped": trainer.stopped, "full_batch": trainer.full_batch, "device": str(trainer.device),
         "train_seconds": trainer.train_seconds, "eval_seconds": trainer.eval_seconds,
         "train_triples": int(len(trainer.train_triples)),
