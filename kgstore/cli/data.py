@@ -33,8 +33,10 @@ def schema_apply(ctx: click.Context, **conn: Any) -> None:
 
 
 def _parse_triple_option(value: str) -> tuple[str | None, Path]:
+    from kgstore.importers.records import SPLITS
+
     split, sep, path = value.partition("=")
-    if sep and split in ("train", "valid", "test"):
+    if sep and split in SPLITS:
         return split, Path(path)
     return None, Path(value)
 
