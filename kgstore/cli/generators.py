@@ -139,7 +139,10 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
     _need_generation()
     from trainer.generators.jobs import evaluate_text_generator
 
-    result = evaluate_text_generator(home_of(ctx), model=model, limit=limit, max_tokens=max_tokens)
+    try:
+        result = evaluate_text_generator(home_of(ctx), model=model, limit=limit, max_tokens=max_tokens)
+    except (FileNotFoundError, ValueError) as exc:  # a moved language model or KG checkpoint, a damaged file
+        raise KgstoreError(f"cannot load the text generator of model {model!r}: {exc}", hint=GENERATE_HINT) from exc
     if as_json:
         render.emit_json(result)
         return
@@ -175,7 +178,10 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperat
     _need_generation()
     from trainer.generators.jobs import TextGenerator
 
-    generator = TextGenerator.latest(home_of(ctx), model)
+    try:
+        generator = TextGenerator.latest(home_of(ctx), model)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(f"cannot load the text generator of model {model!r}: {exc}", hint=GENERATE_HINT) from exc
     if generator.unknown([key]):
         raise KgstoreError(f"entity {key!r} is not in model {model!r}",
                            hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG model "
