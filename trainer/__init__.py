@@ -14,3 +14,7 @@ import warnings
 # train` / `nearest --text` printed it, and no kgstore user can act on it. Only that
 # message is silenced; every other warning still shows.
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+# peft asks transformers 5 whether a model uses gradient checkpointing through a property that
+# transformers deprecates with a FutureWarning on every LoRA model kgstore builds (text
+# generators): the message is peft's to fix, not the user's. Only that message is silenced.
+warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)

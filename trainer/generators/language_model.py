@@ -54,7 +54,9 @@ def load_language_model(name: str = SMOLLM2, *, cache_dir: Path | None = None) -
     """``(model, tokenizer)`` in float32 on the CPU, in eval mode, every parameter frozen."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars for a 1-second load: kgstore shows its own progress
     if name == SMOLLM2:
         folder = _cached_smollm2(cache_dir or default_cache_dir())
     else:
