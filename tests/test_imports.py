@@ -88,7 +88,7 @@ def test_every_module_imports_alone() -> None:
         message = ", ".join(f"{m} (needs {p})" for m, p in missing.items())
         if in_ci():
             pytest.fail(f"CI must import every module, but an extra is missing: {message}")
-        pytest.skip(f"modules not imported for want of an optional extra: {message}")
+        pytest.skip(reason=f"modules not imported for want of an optional extra: {message}")
 
 
 # -- (2) no import cycles -------------------------------------------------------------------------
