@@ -226,3 +226,17 @@ def test_a_model_without_a_generator_answers_503(generated: dict, neo4j_server: 
     finally:
         sidecar.kill()
         sidecar.wait(timeout=30)
+
+
+def test_a_missing_language_model_is_a_clear_error(generated: dict, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kgstore.cli import main
+
+    missing = tmp_path / "no-such-model"
+    result = CliRunner().invoke(main, ["generators", "train", "text", "--model", MODEL, "--language-model",
+                                       str(missing), "--dataset", "wnsub"],
+                                env={"KGSTORE_HOME": str(generated["home"]), **THREADS})
+    assert result.exit_code == 1, result.output
+    assert str(missing) in result.output and "config.json" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
