@@ -49,6 +49,7 @@ from kgstore.graph_names import (
 )
 from kgstore.home import KgstoreHome
 from kgstore.predictions import count_predictions, drop_predictions
+from kgstore.schema import indexes
 from kgstore.writeback import (
     DROPPING,
     LEASE_TTL_S,
@@ -288,10 +289,9 @@ def _fill_from_node(info: ModelInfo, props: dict[str, Any]) -> None:
 def _vector_indexes(graph: Graph, models: Any) -> list[tuple[str, IndexInfo]]:
     """``(model, index)`` for every vector index named after a version of one of ``models``."""
     found = []
-    for row in graph.query("SHOW INDEXES YIELD name, type, state, populationPercent, properties, options "
-                           "WHERE type = 'VECTOR' AND name STARTS WITH $prefix "
-                           "RETURN name, state, populationPercent, properties, options.indexConfig AS config "
-                           "ORDER BY name", {"prefix": VECTOR_INDEX_PREFIX}):
+    for row in indexes(graph):  # every index, sorted by name: the vector ones of kgstore's models below
+        if row["type"] != "VECTOR" or not row["name"].startswith(VECTOR_INDEX_PREFIX):
+            continue
         owner = parse_vector_name(row["name"], VECTOR_INDEX_PREFIX, models)
         if owner is None:
             continue

@@ -24,11 +24,6 @@ def echo(message: str) -> None:
     click.echo(message, err=False)
 
 
-def say(message: str) -> None:
-    """Progress talk on stderr, so that ``--json`` output on stdout stays parseable."""
-    click.echo(message, err=True)
-
-
 def home_of(ctx: click.Context) -> KgstoreHome:
     return KgstoreHome(ctx.find_root().obj.get("home") if ctx.find_root().obj else None)
 
