@@ -117,6 +117,7 @@ class CheckpointInfo:
     path: str
     latest: bool  # models/<model>/latest points at it
     metrics: dict[str, Any] | None  # its metrics.json, None when it has none (an unfinished run)
+    curves: str | None = None  # its curves.png (training loss, validation MRR), None before the run finished
 
 
 @dataclass
@@ -314,8 +315,15 @@ def _leases(graph: Graph, model: str) -> list[LeaseInfo]:
 
 def _checkpoints(home: KgstoreHome, model: str) -> list[CheckpointInfo]:
     latest = home.latest_checkpoint(model)
-    return [CheckpointInfo(str(run), latest is not None and run.resolve() == latest, _metrics(run))
+    return [CheckpointInfo(str(run), latest is not None and run.resolve() == latest, _metrics(run), _curves(run))
             for run in home.checkpoint_dirs(model)]
+
+
+def _curves(checkpoint: Path) -> str | None:
+    from trainer.checkpoint import Checkpoint  # the checkpoint format's owner; it needs no torch
+
+    path = Checkpoint(checkpoint).curves_path
+    return str(path) if path.is_file() else None
 
 
 def _metrics(checkpoint: Path) -> dict[str, Any] | None:

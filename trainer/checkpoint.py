@@ -11,7 +11,8 @@ A training run (:func:`trainer.train.train`) fills one folder::
     training_state.pt    optimizer, epoch, RNG and history: what a resumed run continues from
     entity_vectors.npy   float32 [E, dim]; row i is vocab.json's entity_keys[i]
     metrics.json         per-epoch loss, validation MRR, test metrics (when the run finished)
-    loss.png, mrr.png    the training curves
+    curves.png           the training curves in one figure (loss, validation MRR, alignment loss)
+    loss.png, mrr.png    the loss and validation MRR curves alone
     features/            text/image encoder features, when the snapshot has no folder to cache them in
 
 Everything else (training, write-back, evaluation, the sidecar, text/image queries) goes
@@ -43,6 +44,7 @@ ENTITY_VECTORS = "entity_vectors.npy"
 METRICS = "metrics.json"
 FEATURES = "features"
 PLOTS = {"loss.png": ("epochs", "loss", "training loss"), "mrr.png": ("validation", "mrr", "validation filtered MRR")}
+CURVES = "curves.png"
 
 
 class Checkpoint:
@@ -190,25 +192,19 @@ class Checkpoint:
         path = self.folder / METRICS
         return json.loads(path.read_text()) if path.is_file() else {}
 
+    @property
+    def curves_path(self) -> Path:
+        """``curves.png``: the run's training curves (it exists once the run has finished)."""
+        return self.folder / CURVES
+
     def save_plots(self, metrics: dict[str, Any]) -> None:
-        """``loss.png`` (training loss per epoch) and ``mrr.png`` (validation filtered MRR)."""
-        import matplotlib
+        """``curves.png`` (loss, validation MRR and, multimodal, alignment loss per epoch), and
+        ``loss.png`` and ``mrr.png`` with one series each; :mod:`trainer.plots` draws them."""
+        from trainer.plots import save_series, save_training_curves
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        self.folder.mkdir(parents=True, exist_ok=True)
+        save_training_curves(metrics, self.curves_path, title=f"{self.folder.parent.name} / {self.name}")
         for name, (series, key, label) in PLOTS.items():
-            rows = metrics[series]
-            fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-            ax.plot([row["epoch"] for row in rows], [row[key] for row in rows],
-                    marker="o" if len(rows) < 30 else None)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
-            fig.savefig(self.folder / name)
-            plt.close(fig)
+            save_series(metrics[series], key, label, self.folder / name)
 
     # -- the model's latest link ---------------------------------------------------------------------
     def mark_latest(self, link: Path) -> None:

@@ -151,6 +151,7 @@ class Trainer:
         self.amp = config.amp and self.device.type == "cuda"
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.epoch_align_loss: float | None = None  # the last epoch's alignment loss (multimodal runs)
         self.validation: list[dict[str, Any]] = []
         self.best_mrr = -math.inf
         self.valid_from_train = 0  # train triples held out as the valid split (graphs without one)
@@ -249,19 +250,24 @@ class Trainer:
         self.model.train()
         order = torch.randperm(len(self.batches))
         step_loss = self._loss_1n if self.config.one_to_n else self._loss_nssa
-        total, steps, cut = 0.0, 0, False
+        total, align_total, steps, cut = 0.0, 0.0, 0, False
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start:start + self.config.batch_size]
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                loss = step_loss(rows) + self._alignment_loss()
+                loss = step_loss(rows)  # first: it encodes the seeds the alignment loss reads
+                align = self._alignment_loss()
+                loss = loss + align
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             total += float(loss.detach())
+            align_total += float(align.detach()) if isinstance(align, Tensor) else align
             steps += 1
             if deadline is not None and time.perf_counter() > deadline:
                 cut = True
                 break
+        # The (weighted) alignment part of the loss, for the history and curves.png; None without modalities.
+        self.epoch_align_loss = align_total / max(steps, 1) if self.modalities and self.config.align_weight else None
         return total / max(steps, 1), cut
 
     def validate(self) -> dict[str, Any]:
@@ -359,6 +365,8 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
         trainer.train_seconds += seconds
         trainer.epoch = epoch
         trainer.history.append({"epoch": epoch, "loss": loss, "seconds": seconds})
+        if trainer.epoch_align_loss is not None:
+            trainer.history[-1]["align_loss"] = trainer.epoch_align_loss
         last = epoch == config.epochs or cut
         if has_valid and ((config.eval_every and epoch % config.eval_every == 0) or last):
             metrics = trainer.validate()

@@ -383,6 +383,9 @@ def models_show(ctx: click.Context, model: str, as_json: bool, **conn: Any) -> N
     render.table("checkpoints", ["path", "latest", ("test MRR", "right")],
                  ([c.path, c.latest, ((c.metrics or {}).get("test") or {}).get("mrr")]
                   for c in info.checkpoints or []), empty="No checkpoints on this machine.")
+    latest = next((c for c in info.checkpoints or [] if c.latest), None)
+    if latest is not None and latest.curves:
+        console.print(f"training curves (latest checkpoint): {latest.curves}", highlight=False, soft_wrap=True)
 
 
 @models_group.command("drop", context_settings=CONTEXT)
