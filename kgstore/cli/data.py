@@ -42,7 +42,7 @@ def _parse_triple_option(value: str) -> tuple[str | None, Path]:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("dataset", required=False, metavar="[NAME|FOLDER]")
+@click.argument("dataset", required=False, metavar="[NAME|FILE|FOLDER]")
 @click.option("--source", type=click.Path(path_type=Path), metavar="PATH",
               help="Where a named dataset's files are (its folder, or a folder of dataset folders). "
               "[env KGSTORE_DATA]")
@@ -78,34 +78,44 @@ def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace
          image_store: Path | None, **conn: Any) -> None:
     """Import a dataset into Neo4j: triples with their splits, entity text, images.
 
-    DATASET is a known name (`kgstore datasets list`), or a folder holding train.txt,
-    valid.txt and test.txt; or give your own files with --triples/--entities/--images.
+    DATASET is a known name (`kgstore datasets list`); a triples file (TSV, CSV or JSON
+    Lines of head, relation, tail, read as --triples reads it); a folder holding train.txt,
+    valid.txt and test.txt; or a folder in OpenKE's id format (entity2id.txt, train2id.txt,
+    ...). A file or folder is namespaced by its name (facts.tsv -> facts) unless --namespace
+    says otherwise. Or give your own files with --triples/--entities/--images.
     Input is validated before anything is written; re-running changes nothing; a killed
     run resumes where it stopped.
 
     \b
     Examples:
+      kgstore sync facts.tsv
       kgstore sync fb15k-237 --source ../shared/data
       kgstore sync path/to/folder-with-train-valid-test
+      kgstore sync path/to/openke-folder
       kgstore sync --namespace mykg --triples facts.csv --entities people.jsonl --images photos/
     """
-    from kgstore.importers.files import FileSource, TripleFile
+    from kgstore.importers.files import FileSource, TripleFile, file_namespace
     from kgstore.importers.input_errors import InputErrors
+    from kgstore.importers.registry import open_dataset, triples_file
     from kgstore.sync import sync_dataset
 
     errors = InputErrors(policy=on_error)  # type: ignore[arg-type]
-    if triple_files or entity_files or image_source:
+    files = [TripleFile(path, split) for split, path in map(_parse_triple_option, triple_files)]
+    if dataset and (path := triples_file(dataset)) is not None:  # `kgstore sync facts.tsv`: one more --triples
+        if source is not None or options:
+            raise click.UsageError(f"{dataset} is a triples file: --source and --option belong to named datasets")
+        files.insert(0, TripleFile(path))
+        namespace = namespace or file_namespace(path)
+        dataset = None
+    if files or entity_files or image_source:
         if dataset:
             raise click.UsageError("give either a DATASET or --triples/--entities/--images, not both")
         if not namespace:
             raise click.UsageError("--namespace is required with --triples/--entities/--images")
-        files = [TripleFile(path, split) for split, path in map(_parse_triple_option, triple_files)]
         source_ds = FileSource(namespace=namespace, triple_files=files, entity_files=list(entity_files),
                                image_source=image_source, fmt=fmt, encoding=encoding,
                                split_column=split_column, errors=errors)
     elif dataset:
-        from kgstore.importers.registry import open_dataset
-
         extra = {}
         for option in options:
             key, sep, value = option.partition("=")
@@ -119,7 +129,8 @@ def sync(ctx: click.Context, dataset: str | None, source: Path | None, namespace
     home = home_of(ctx)
     store = image_store or home.images_dir
     with open_graph(ctx, **conn) as graph:
-        echo(f"Syncing {source_ds.namespace} from {source_ds.root} into {graph.settings.uri}")
+        where = files[0].path if len(files) == 1 and not entity_files else source_ds.root
+        echo(f"Syncing {source_ds.namespace} from {where} into {graph.settings.uri}")
         with _progress() as hook:
             summary = sync_dataset(graph, source_ds, image_store=store, triple_batch_size=batch_size,
                                    progress=hook)

@@ -2,7 +2,9 @@
 
 - **Triples**: TSV or CSV with head, relation, tail; a header row (``head,relation,tail``
   or ``h,r,t``, any order) is recognised; a ``split`` column gives each triple its split;
-  further columns become relationship properties. Or one file per split.
+  further columns become relationship properties. Or one file per split. JSON Lines work
+  too: one object per line with the same keys (``{"head": ..., "relation": ..., "tail": ...}``).
+  ``kgstore sync facts.tsv`` reads one such file, namespaced by its name (:func:`file_namespace`).
 - **Entities**: TSV/CSV with a header (``key`` or ``id``, ``name``, ``description``,
   ``labels`` separated by ``;``, anything else a property) or JSON Lines with the same
   fields (``properties`` may be an object).
@@ -44,6 +46,15 @@ def sniff_format(path: Path, forced: str | None = None) -> Format:
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     return "tsv"
+
+
+def file_namespace(path: Path) -> str:
+    """The namespace of a dataset given as one triples file: its name without the extension.
+
+    ``facts.tsv`` -> ``facts``, as a folder's namespace is the folder's name; ``--namespace``
+    overrides both.
+    """
+    return path.name.split(".", 1)[0] or path.name
 
 
 def _delimited(path: Path, errors: InputErrors, fmt: Format, encoding: str,
@@ -102,9 +113,25 @@ class FileSource(Dataset):
 
     def _triples_of(self, source: TripleFile) -> Iterator[TripleRecord]:
         path, fmt = source.path, sniff_format(source.path, self.fmt)
-        if fmt == "jsonl":
-            self.errors.report(path, None, "triples must be TSV or CSV, not JSON Lines")
-            return
+        found, problems_before = False, len(self.errors.problems)
+        rows = self._json_triple_rows(path) if fmt == "jsonl" else self._delimited_triple_rows(path, fmt)
+        for number, row in rows:
+            head, relation, tail = (str(row.pop(k, "") or "").strip() for k in ("head", "relation", "tail"))
+            if not head or not relation or not tail:
+                empty = [k for k, v in (("head", head), ("relation", relation), ("tail", tail)) if not v]
+                self.errors.report(path, number, f"empty {' and '.join(empty)}")
+                continue
+            split = source.split or row.pop(self.split_column, None) or None
+            if split is not None and split not in SPLITS:
+                self.errors.report(path, number, f"split {split!r} is not one of {', '.join(SPLITS)}")
+                continue
+            props = {k: _convert(v) if isinstance(v, str) else v for k, v in row.items() if v not in ("", None)}
+            found = True
+            yield TripleRecord(head, relation, tail, split, props)
+        if not found and path.is_file() and len(self.errors.problems) == problems_before:
+            self.errors.report(path, None, "holds no triples (expected lines of head, relation, tail)")
+
+    def _delimited_triple_rows(self, path: Path, fmt: Format) -> Iterator[tuple[int, dict[str, Any]]]:
         columns: list[str] | None = None
         for number, fields in _delimited(path, self.errors, fmt, self.encoding, min_columns=3):
             if columns is None:
@@ -115,18 +142,17 @@ class FileSource(Dataset):
                 self.errors.report(path, number, f"expected {len(columns)} columns like the first "
                                    f"line, found {len(fields)}")
                 continue
-            row = dict(zip(columns, fields, strict=True))
-            head, relation, tail = (row.pop(k).strip() for k in ("head", "relation", "tail"))
-            if not head or not relation or not tail:
-                empty = [k for k, v in (("head", head), ("relation", relation), ("tail", tail)) if not v]
-                self.errors.report(path, number, f"empty {' and '.join(empty)}")
+            yield number, dict(zip(columns, fields, strict=True))
+
+    def _json_triple_rows(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Objects with head/relation/tail keys (or their aliases: h/r/t, subject/predicate/object)."""
+        for number, value in self._json_objects(path):
+            row = {_HEAD_NAMES.get(k.strip().lower(), k): v for k, v in value.items()}
+            bad = [k for k in ("head", "relation", "tail") if isinstance(row.get(k), dict | list)]
+            if bad:
+                self.errors.report(path, number, f"{' and '.join(bad)} must be a string or a number")
                 continue
-            split = source.split or row.pop(self.split_column, None) or None
-            if split is not None and split not in SPLITS:
-                self.errors.report(path, number, f"split {split!r} is not one of {', '.join(SPLITS)}")
-                continue
-            props = {k: _convert(v) for k, v in row.items() if v != ""}
-            yield TripleRecord(head, relation, tail, split, props)
+            yield number, row
 
     def _columns(self, first: list[str]) -> tuple[list[str], bool]:
         """Column names from a header line (and True), or positional names (and False)."""
@@ -162,7 +188,8 @@ class FileSource(Dataset):
             if record is not None:
                 yield record
 
-    def _entities_jsonl(self, path: Path) -> Iterator[EntityRecord]:
+    def _json_objects(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line number, object)`` of a JSON Lines file; other lines are reported."""
         for number, fields in read_rows(path, self.errors, delimiter=None, encoding=self.encoding):
             try:
                 value = json.loads(fields[0])
@@ -172,6 +199,10 @@ class FileSource(Dataset):
             if not isinstance(value, dict):
                 self.errors.report(path, number, "each line must be a JSON object")
                 continue
+            yield number, value
+
+    def _entities_jsonl(self, path: Path) -> Iterator[EntityRecord]:
+        for number, value in self._json_objects(path):
             record = self._entity(path, number, value)
             if record is not None:
                 yield record

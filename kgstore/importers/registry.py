@@ -12,7 +12,12 @@ A dataset is found, in this order:
    UMLS), that package's copy, also when ``source`` is given but lacks them (so
    ``--source ../shared/data`` works for every name).
 
-A path instead of a name opens any folder of ``train.txt``/``valid.txt``/``test.txt``.
+A path instead of a name opens, namespaced by its name:
+
+- a triples file (TSV, CSV or JSON Lines, read as ``--triples`` reads it:
+  :class:`~kgstore.importers.files.FileSource`), namespace ``facts`` for ``facts.tsv``;
+- a folder of ``train.txt``/``valid.txt``/``test.txt``;
+- a folder in OpenKE's id format (``entity2id.txt``, ``train2id.txt``, ...).
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from kgstore.importers.base import Dataset, TripleFolder
 from kgstore.importers.codex import CodexS
 from kgstore.importers.fb15k237 import FB15k237
 from kgstore.importers.fetch import fetch_all
+from kgstore.importers.files import FileSource, TripleFile, file_namespace
 from kgstore.importers.input_errors import InputErrors
 from kgstore.importers.markg import MarKG
 from kgstore.importers.movielens import MovieLens100K
-from kgstore.importers.openke import DB15K, MKGY
+from kgstore.importers.openke import DB15K, MKGY, OpenKEFolder
 from kgstore.importers.pykeen_builtin import UMLS, Kinships, Nations
 from kgstore.importers.wn18rr import WN18RR
 from kgstore.importers.yago import YAGO310
@@ -54,8 +60,23 @@ def get_dataset_class(name: str) -> type[Dataset]:
 
 def _unknown(name: str) -> KgstoreError:
     return KgstoreError(f"unknown dataset {name!r}",
-                        hint=f"Known datasets: {', '.join(DATASETS)}. A path to a folder with "
-                             "train.txt, valid.txt and test.txt works too (`kgstore datasets list`).")
+                        hint=f"Known datasets: {', '.join(DATASETS)} (`kgstore datasets list`). "
+                             f"A path works too: {_PATHS}")
+
+
+_PATHS = ("a triples file (TSV, CSV or JSON Lines of head, relation, tail), a folder "
+          "with train.txt, valid.txt and test.txt, or an OpenKE folder (entity2id.txt, train2id.txt, ...).")
+
+
+def triples_file(name_or_path: str) -> Path | None:
+    """The file ``name_or_path`` names when it is an existing file and not a dataset name, else None.
+
+    ``kgstore sync facts.tsv`` uses it to read the argument as one more ``--triples`` file.
+    """
+    if name_or_path.strip().lower() in DATASETS:
+        return None
+    path = Path(name_or_path).expanduser()
+    return path if path.is_file() else None
 
 
 def download_dir(name: str) -> Path:
@@ -99,17 +120,19 @@ def _check_options(cls: type[Dataset], options: dict[str, Any]) -> None:
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         allowed = ", ".join(accepted) if accepted else "none"
-        what = cls.name or "a folder of train/valid/test.txt"
+        what = cls.name or {FileSource: "a triples file", OpenKEFolder: "an OpenKE folder"}.get(
+            cls, "a folder of train/valid/test.txt")
         raise KgstoreError(f"{what} does not take the option(s) {', '.join(unknown)}",
                            hint=f"Options of {what}: {allowed}.")
 
 
 def open_dataset(name_or_path: str, *, source: Path | None = None, namespace: str | None = None,
                  errors: InputErrors | None = None, **options: Any) -> Dataset:
-    """A registered dataset by name, or any folder of ``train/valid/test.txt`` by path.
+    """A registered dataset by name, or a triples file or a folder by path (see the module docstring).
 
-    ``options`` go to the importer (``split="ua"`` for MovieLens); a folder read as a
-    plain :class:`TripleFolder` is namespaced by its folder name.
+    ``options`` go to the importer (``split="ua"`` for MovieLens; ``fmt``, ``encoding``,
+    ``entity_files`` ... for a triples file); a path is namespaced by its name unless
+    ``namespace`` is given.
     """
     key = name_or_path.strip().lower()
     if key in DATASETS:
@@ -120,18 +143,30 @@ def open_dataset(name_or_path: str, *, source: Path | None = None, namespace: st
             raise _not_found(cls, source)
         return cls(root, namespace=namespace, errors=errors, **options)
     path = Path(name_or_path).expanduser()
+    if path.is_file():
+        _check_options(FileSource, options)
+        return FileSource(namespace=namespace or file_namespace(path), triple_files=[TripleFile(path)],
+                          errors=errors, **options)
     if path.is_dir():
+        folder_namespace = namespace or path.resolve().name
         if TripleFolder.is_present(path):
             _check_options(TripleFolder, options)
-            return TripleFolder(path, namespace=namespace or path.resolve().name, errors=errors)
+            return TripleFolder(path, namespace=folder_namespace, errors=errors)
+        if OpenKEFolder.is_present(path):  # any OpenKE folder, DB15K's too: namespaced by its name
+            _check_options(OpenKEFolder, options)
+            return OpenKEFolder(path, namespace=folder_namespace, errors=errors)
+        if (path / "entity2id.txt").is_file():
+            missing = [f for f in OpenKEFolder.required_files if not (path / f).is_file()]
+            raise KgstoreError(f"{path} looks like an OpenKE folder but lacks {', '.join(missing)}",
+                               hint=f"An OpenKE folder needs {', '.join(OpenKEFolder.required_files)}.")
         named = [cls.name for cls in DATASETS.values() if cls.is_present(path)]
         hint = (f"It looks like {named[0]}: run `kgstore sync {named[0]} --source {path}`." if named
-                else "A folder dataset needs train.txt, valid.txt and test.txt (head, relation, tail "
-                     "separated by tabs).")
-        raise KgstoreError(f"{path} has no train.txt, valid.txt and test.txt", hint=hint)
-    if os.sep in name_or_path or name_or_path.startswith("."):
-        raise KgstoreError(f"{name_or_path} is not a folder",
-                           hint=f"Give an existing folder, or a dataset name: {', '.join(DATASETS)}.")
+                else f"Give {_PATHS}")
+        raise KgstoreError(f"{path} is a folder kgstore cannot read: it has neither train.txt, valid.txt "
+                           "and test.txt nor OpenKE's entity2id.txt, relation2id.txt and train2id.txt", hint=hint)
+    if os.sep in name_or_path or name_or_path.startswith(".") or path.suffix:
+        raise KgstoreError(f"{name_or_path} does not exist (no such file or folder)",
+                           hint=f"Give {_PATHS} Or a dataset name: {', '.join(DATASETS)}.")
     raise _unknown(name_or_path)
 
 
