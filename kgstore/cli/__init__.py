@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from kgstore import __version__
-from kgstore.cli import data, generators, models, query, server
+from kgstore.cli import browser, data, generators, models, query, server
 from kgstore.cli.common import CONTEXT, KgstoreGroup
 from kgstore.home import HOME_ENV
 
@@ -49,7 +49,7 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 for command in (server.server, data.schema, data.sync, data.datasets, data.export, models.train, models.evaluate,
                 models.write_back, models.serve, models.models_group, query.status, query.nearest, query.complete,
-                query.predictions_group, generators.generators, generators.describe):
+                query.predictions_group, generators.generators, generators.describe, browser.browser):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainer import __version__
 from trainer.sidecar.batching import PredictBatcher
+from trainer.sidecar.browser import browser_router
 from trainer.sidecar.generators import NoGenerator, TextGeneratorStore
 from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
 from trainer.sidecar.schemas import (
@@ -83,6 +84,7 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
     batcher = PredictBatcher()
     # Without a token there is nothing to check: no dependency to solve on every request.
     guarded = [Depends(authorize)] if token is not None else []
+    app.include_router(browser_router(store))  # the Neo4j Browser's guide and style: open, like /health
 
     @app.get("/health", response_model=Health, responses={503: errors[503]})
     def health() -> Health:
