@@ -13,16 +13,23 @@ ENTITY = "Entity"  # (:Entity {key}) — every entity, whatever its other labels
 IMAGE = "Image"  # (:Image {sha256, mime, width, height, uri}) — content-addressed image files
 KG_RELATION = "KgRelation"  # (:KgRelation {key}) — a relation's own text (label, description)
 KG_MODEL = "KgModel"  # (:KgModel {id}) — one trained model and its current vector version
+# A generated image is an :Image too (same content-addressed store, same sha256 constraint)
+# with this second label, so the Browser's style and any query can tell it from a real one.
+GENERATED_IMAGE = "GeneratedImage"  # (:Image:GeneratedImage {sha256, ..., generated: true, model, version, seed})
 
 # Relationship types that are never facts (export, training and evaluation skip them).
 HAS_IMAGE = "HAS_IMAGE"  # (:Entity)-[:HAS_IMAGE]->(:Image)
 PREDICTED = "KGSTORE_PREDICTED"  # (h)-[:KGSTORE_PREDICTED {relation, score, model, version, created_at}]->(t)
-NOT_FACTS = (PREDICTED, HAS_IMAGE)
+GENERATED = "KGSTORE_GENERATED"  # (:Entity)-[:KGSTORE_GENERATED]->(:Image:GeneratedImage)
+NOT_FACTS = (PREDICTED, HAS_IMAGE, GENERATED)
 
 # Properties.
 ENTITY_KEY = "key"  # the :Entity(key) uniqueness constraint's property
 SPLIT = "split"  # a fact's split: train, valid or test
 PREDICTED_FIELDS = ("relation", "score", "model", "version", "created_at")
+IMAGE_SHA256 = "sha256"
+GENERATED_FLAG = "generated"  # true on every generated :Image; export and the feature cache never read those
+GENERATED_FIELDS = ("mime", "width", "height", "uri", "model", "version", "seed", "created_at")
 
 # The KgModel node: which version of a model's vectors is current, and where it lives.
 MODEL_ID = "id"

@@ -67,6 +67,23 @@ class ImageStore:
     def path_for(self, info: ImageInfo) -> Path:
         return self.root / info.sha256[:2] / f"{info.sha256}{info.extension}"
 
+    def put_png(self, data: bytes, *, width: int, height: int) -> tuple[Path, ImageInfo, bool]:
+        """Store PNG bytes made here (a generated image); returns the path, its info and whether it was new."""
+        info = ImageInfo(hashlib.sha256(data).hexdigest(), "image/png", width, height, len(data), ".png")
+        target = self.path_for(info)
+        if target.is_file() and target.stat().st_size == info.size:
+            return target, info, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target, info, True
+
     def put(self, source: Path, info: ImageInfo) -> tuple[Path, bool]:
         """Store ``source`` under its hash; returns the stored path and whether it was new."""
         target = self.path_for(info)

@@ -44,7 +44,7 @@ from trainer.pipeline import train_model  # noqa: E402
 from trainer.sidecar.app import create_app  # noqa: E402
 from trainer.sidecar.model_store import ModelStore  # noqa: E402
 from trainer.sidecar.schemas import PredictResponse, ScoreResponse  # noqa: E402
-from trainer.sidecar.topk import QUERY_FORMS, TopK  # noqa: E402
+from trainer.sidecar.topk import QUERY_FORMS, TopK, faiss_backend  # noqa: E402
 from trainer.snapshot import Snapshot  # noqa: E402
 from trainer.train import train  # noqa: E402
 
@@ -225,10 +225,13 @@ def served(client: httpx.Client) -> tuple[KGModel, torch.Tensor, dict]:
 def test_health_and_startup_line(sidecar: Sidecar, client: httpx.Client) -> None:
     health = httpx.get(f"{sidecar.url}/health").json()  # no token needed
     checkpoint = sidecar.home.latest_checkpoint(MODEL)
+    backend = faiss_backend()  # cpu here; gpu with the faiss-gpu build on a CUDA machine
     assert health == {"status": "ok", "model": MODEL, "checkpoint": str(checkpoint), "version": checkpoint.name,
-                      "decoder": "complex", "dim": 16, "entities": 14, "relations": 55}
+                      "decoder": "complex", "dim": 16, "entities": 14, "relations": 55,
+                      "search": "faiss-exact", "faiss": backend}
     line = sidecar.log.read_text()
     assert f"kgstore sidecar at {sidecar.url}: model '{MODEL}'" in line and "14 entities" in line
+    assert f"faiss-exact on the {backend.upper()}" in line
 
 
 def test_score_equals_the_models_scores(sidecar: Sidecar, client: httpx.Client) -> None:
@@ -343,9 +346,14 @@ def test_token_generation_and_docs(sidecar: Sidecar, client: httpx.Client) -> No
         paths = anonymous.get("/openapi.json").json()["paths"]
     assert {"/health", "/score", "/predict", "/generate/text", "/generate/image"} <= set(paths)
     assert client.post("/predict", json=body).status_code == 200
-    response = client.post("/generate/image", json={"entity": "nations:usa"})
-    assert response.status_code == 501
-    assert response.json() == {"detail": "generation is not available yet in this kgstore version"}
+    # No image generator either: 503 naming how to train one; a request over the caps: 422 naming the cap.
+    response = client.post("/generate/image", json={"entities": ["nations:usa"]})
+    assert response.status_code == 503
+    assert f"no image generator is trained for model {MODEL!r}" in response.json()["detail"]
+    assert "kgstore generators train image" in response.json()["detail"]
+    for body in ({"entities": ["nations:usa"] * 9}, {"entities": ["nations:usa"], "steps": 1000}):
+        over = client.post("/generate/image", json=body)
+        assert over.status_code == 422 and "cap" in json.dumps(over.json()), over.text
     # No text generator is trained for this model: a 503 that says how to train one.
     response = client.post("/generate/text", json={"entities": ["nations:usa"]})
     assert response.status_code == 503

@@ -83,7 +83,7 @@ RETURN type(r) AS type, r.split AS split, count(*) AS triples
 """
 
 _IMAGE_COUNTS = """
-MATCH (e:Entity)-[:HAS_IMAGE]->(i:Image) WHERE e.key IS NOT NULL {filter}
+MATCH (e:Entity)-[:HAS_IMAGE]->(i:Image) WHERE e.key IS NOT NULL AND i.generated IS NULL {filter}
 RETURN count(*) AS links, count(DISTINCT i) AS images
 """
 
@@ -102,7 +102,8 @@ WITH e ORDER BY e.key LIMIT $limit
 WITH collect(e) AS page
 RETURN [e IN page | e.key] AS keys, [e IN page | e.name] AS names,
        [e IN page | e.description] AS descriptions, [e IN page | labels(e)] AS labels,
-       [e IN page | [(e)-[:HAS_IMAGE]->(i:Image) WHERE i.sha256 IS NOT NULL | [i.sha256, i.uri]]] AS images
+       [e IN page | [(e)-[:HAS_IMAGE]->(i:Image) WHERE i.sha256 IS NOT NULL AND i.generated IS NULL
+                     | [i.sha256, i.uri]]] AS images
 """
 
 _FACT_PAGE = """

@@ -58,16 +58,24 @@ class ImageEncoder:
         raise NotImplementedError
 
     def encode(self, paths: Sequence[str | Path], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Features of the image files (or ``file://`` URIs) ``paths``."""
+        return self._encode(paths, load_rgb, batch_size=batch_size, progress=progress)
+
+    def encode_images(self, images: Sequence[Any], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Features of in-memory PIL images (generated ones, or real ones resized to match them)."""
+        return self._encode(images, lambda image: image.convert("RGB"), batch_size=batch_size, progress=progress)
+
+    def _encode(self, items: Sequence[Any], load: Any, *, batch_size: int, progress: bool) -> np.ndarray:
         import torch
         from tqdm.auto import tqdm
 
-        out = np.zeros((len(paths), self.dim), dtype=np.float32)
-        bar = tqdm(total=len(paths), desc=f"encode images ({self.name})", unit="image", disable=not progress,
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        bar = tqdm(total=len(items), desc=f"encode images ({self.name})", unit="image", disable=not progress,
                    dynamic_ncols=True)
         with torch.no_grad():
-            for start in range(0, len(paths), batch_size):
-                chunk = paths[start:start + batch_size]
-                batch = torch.stack([self.preprocess(load_rgb(p)) for p in chunk]).to(self.device)
+            for start in range(0, len(items), batch_size):
+                chunk = items[start:start + batch_size]
+                batch = torch.stack([self.preprocess(load(item)) for item in chunk]).to(self.device)
                 out[start:start + len(chunk)] = self.features(batch).float().cpu().numpy()
                 bar.update(len(chunk))
         bar.close()

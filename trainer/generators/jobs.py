@@ -35,7 +35,8 @@ TEXT = "text"
 HELDOUT_SHARE = 0.1  # at most this share of the described entities is held out
 
 
-def _kg_checkpoint(home: KgstoreHome, model: str) -> Path:
+def kg_checkpoint(home: KgstoreHome, model: str) -> Path:
+    """The KG model's latest checkpoint, which every generator is trained on."""
     checkpoint = home.latest_checkpoint(model)
     if checkpoint is None:
         raise KgstoreError(f"model {model!r} has no checkpoint in {home.model_dir(model)}",
@@ -104,7 +105,7 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
     from trainer.export import load_or_export
 
     config = config or TextGeneratorConfig()
-    kg = Checkpoint(_kg_checkpoint(home, model))
+    kg = Checkpoint(kg_checkpoint(home, model))
     keys = list(kg.read_vocab()["entity_keys"])
     vectors = kg.read_entity_vectors()
     data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, progress=progress)
@@ -120,11 +121,8 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
     decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
     decoder.to(config.device)
     log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
-    folder = GeneratorCheckpoint(home.new_generator_dir(model, TEXT))
-    while folder.folder.exists():  # stamps have one-second resolution
-        time.sleep(0.2)
-        folder = GeneratorCheckpoint(home.new_generator_dir(model, TEXT))
-    folder.save(kind=TEXT, config=config, kg_checkpoint=kg.folder, vector_dim=int(vectors.shape[1]),
+    folder = GeneratorCheckpoint.new(home, model, TEXT)
+    folder.save(kind=TEXT, config=config.to_dict(), kg_checkpoint=kg.folder, vector_dim=int(vectors.shape[1]),
                 heldout=sorted(heldout), entities=entities, state=decoder.trainable_state(),
                 log={"steps": log.steps, "losses": log.losses, "seconds": log.seconds, "examples": log.examples,
                      "train_entities": len(train_ids)})

@@ -19,7 +19,7 @@ from kgstore.home import LATEST, KgstoreHome
 from trainer.threads import set_threads
 
 if TYPE_CHECKING:
-    from trainer.sidecar.generators import TextGeneratorStore
+    from trainer.sidecar.generators import GeneratorStore
     from trainer.sidecar.model_store import ModelStore
 
 SERVE_HINT = "the sidecar needs the `train` and `serve` extras: pip install 'kgstore[train,serve]'"
@@ -55,17 +55,20 @@ def serve_model(home: KgstoreHome, *, model: str = "default", checkpoint: Path |
     from trainer.sidecar.model_store import ModelStore
 
     set_threads(default=SIDECAR_THREADS)  # faiss is imported above: its threads are set too
+    from trainer.generators.image_jobs import IMAGE
     from trainer.generators.jobs import TEXT
-    from trainer.sidecar.generators import TextGeneratorStore
+    from trainer.sidecar.generators import GeneratorStore
 
     try:
         store = ModelStore(name=model, link=None if checkpoint else home.latest_link(model), checkpoint=checkpoint,
                            index=index, device=device)
     except (FileNotFoundError, ValueError) as exc:
         raise KgstoreError(f"cannot serve model {model!r}: {exc}") from exc
-    texts = TextGeneratorStore(model=model, link=home.generators_dir(model, TEXT) / LATEST, device=device)
+    texts = GeneratorStore(kind=TEXT, model=model, link=home.generators_dir(model, TEXT) / LATEST, device=device)
+    images = GeneratorStore(kind=IMAGE, model=model, link=home.generators_dir(model, IMAGE) / LATEST, device=device,
+                            image_store=home.images_dir)
     serve(store, host=host, port=port, token=token, max_k=max_k, max_batch=max_batch, workers=workers, echo=echo,
-          texts=texts)
+          texts=texts, images=images)
 
 
 def describe(store: ModelStore, url: str) -> str:
@@ -78,12 +81,12 @@ def describe(store: ModelStore, url: str) -> str:
         return f"kgstore sidecar at {url}: {exc}"
     return (f"kgstore sidecar at {url}: model {loaded.name!r} version {loaded.version} ({loaded.decoder}, "
             f"dim {loaded.dim}, {len(loaded.entity_keys):,} entities, {loaded.num_relations:,} relations, "
-            f"{loaded.topk.method}; API docs at {url}/docs)")
+            f"{loaded.topk.description}; API docs at {url}/docs)")
 
 
 def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, max_k: int = 1000,
           max_batch: int = 10000, workers: int = 1, echo: Callable[[str], None] = print,
-          texts: TextGeneratorStore | None = None) -> None:
+          texts: GeneratorStore | None = None, images: GeneratorStore | None = None) -> None:
     """Serve ``store`` on ``host:port`` until interrupted (Ctrl-C or SIGTERM).
 
     With ``workers > 1`` uvicorn runs that many processes on the one port (its own
@@ -104,13 +107,14 @@ def serve(store: ModelStore, *, host: str, port: int, token: str | None = None, 
     echo(describe(store, f"http://{host}:{port}") + (f" [{workers} workers]" if workers > 1 else ""))
     if workers > 1:
         os.environ[WORKER_SPEC_ENV] = json.dumps({**store.spec(), "max_k": max_k, "max_batch": max_batch,
-                                                  "texts": None if texts is None else texts.spec()})
+                                                  "texts": None if texts is None else texts.spec(),
+                                                  "images": None if images is None else images.spec()})
         if token:
             os.environ[TOKEN_ENV] = token  # inherited by the workers, never on a command line
         uvicorn.run("trainer.sidecar.run:worker_app", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False)
         return
-    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch, texts=texts)
+    app = create_app(store, token=token, max_k=max_k, max_batch=max_batch, texts=texts, images=images)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -119,12 +123,13 @@ def worker_app():  # noqa: ANN201 - FastAPI
     import faiss  # noqa: F401 - before set_threads, which then sets FAISS's threads too
 
     from trainer.sidecar.app import create_app
-    from trainer.sidecar.generators import TextGeneratorStore
+    from trainer.sidecar.generators import GeneratorStore
     from trainer.sidecar.model_store import ModelStore
 
     spec = json.loads(os.environ[WORKER_SPEC_ENV])
     set_threads(default=SIDECAR_THREADS)
     limits = {"max_k": spec.pop("max_k"), "max_batch": spec.pop("max_batch")}
-    texts = spec.pop("texts", None)
+    texts, images = spec.pop("texts", None), spec.pop("images", None)
     return create_app(ModelStore.from_spec(spec), token=os.environ.get(TOKEN_ENV) or None, **limits,
-                      texts=None if texts is None else TextGeneratorStore(**texts))
+                      texts=None if texts is None else GeneratorStore(**texts),
+                      images=None if images is None else GeneratorStore(**images))

@@ -158,3 +158,63 @@ class TextResponse(BaseModel):
     version: str = Field(description="The KG model checkpoint the generator was trained on.")
     generator: str = Field(description="The text generator's checkpoint (its UTC stamp).")
     texts: list[str] = Field(description="One text per entity, in request order.")
+
+
+MAX_IMAGE_BATCH = 8  # entities per /generate/image request: each costs a UNet pass per step
+MAX_IMAGE_STEPS = 200  # the most denoising steps one image may take
+
+
+class ImageRequest(BaseModel):
+    entities: list[str] = Field(description=f"Entity keys to draw (1 to {MAX_IMAGE_BATCH}).",
+                                json_schema_extra={"minItems": 1, "maxItems": MAX_IMAGE_BATCH})
+    seed: int = Field(0, description="Noise seed: the same entity, seed, steps and guidance give the same image.")
+    steps: int | None = Field(None, description=f"DDIM denoising steps, 1 to {MAX_IMAGE_STEPS} (null: the "
+                              "generator's default).")
+    guidance: float | None = Field(None, description="Classifier-free guidance scale, 0 to 20 (1: none; null: the "
+                                   "generator's default).")
+    store: bool = Field(False, description="Also put each PNG in the kgstore home's content-addressed image store "
+                        "and answer its file URI (what kgstore.imagine's write: true links to).")
+
+    @field_validator("entities")
+    @classmethod
+    def _batch(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("entities is empty: give at least one entity key")
+        if len(value) > MAX_IMAGE_BATCH:
+            raise ValueError(f"at most {MAX_IMAGE_BATCH} entities per /generate/image request (the cap), got "
+                             f"{len(value)}: split the request")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_IMAGE_STEPS:
+            raise ValueError(f"steps must be between 1 and the cap {MAX_IMAGE_STEPS}, got {value}")
+        return value
+
+    @field_validator("guidance")
+    @classmethod
+    def _guidance(cls, value: float | None) -> float | None:
+        if value is not None and not 0.0 <= value <= 20.0:
+            raise ValueError(f"guidance must be between 0 and 20, got {value}")
+        return value
+
+
+class GeneratedImage(BaseModel):
+    key: str
+    seed: int
+    png: str = Field(description="The PNG file, base64-encoded.")
+    sha256: str = Field(description="sha256 of the PNG bytes (the :Image node's key).")
+    mime: str
+    width: int
+    height: int
+    uri: str | None = Field(description="file:// URI in the image store (store: true), else null.")
+
+
+class ImageResponse(BaseModel):
+    model: str = Field(description="The KG model whose vectors conditioned the images.")
+    version: str = Field(description="The KG model checkpoint the generator was trained on.")
+    generator: str = Field(description="The image generator's checkpoint (its UTC stamp).")
+    steps: int
+    guidance: float
+    images: list[GeneratedImage] = Field(description="One image per entity, in request order.")
