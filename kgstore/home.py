@@ -58,6 +58,7 @@ class HomeSettings:
     sidecar_port: int = DEFAULT_SIDECAR_PORT
     listen_address: str = "127.0.0.1"
     neo4j_version: str | None = None
+    java_home: str | None = None  # the JDK the server runs on (None: JAVA_HOME, PATH, or a new enough one)
     user: str = "neo4j"
     heap_size: str = "1g"
     pagecache_size: str = "512m"

@@ -76,6 +76,7 @@ from kgstore.graph_names import (
     VECTOR_PROPERTY_PREFIX,
     WRITE_LEASE,
 )
+from kgstore.vector_query import nearest_nodes_query
 
 MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 SIMILARITIES = ("cosine", "euclidean")
@@ -682,7 +683,7 @@ def nearest(graph: Graph, model: str, *, key: str | None = None, vector: Sequenc
     if vector is None:
         raise KgstoreError("give a key or a vector")
     results = graph.query(
-        "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
+        nearest_nodes_query(graph, version.index_for(space)) + " "
         "WHERE node.key <> coalesce($key, '') "
         "RETURN node.key AS key, node.name AS name, score ORDER BY score DESC LIMIT $limit",
         {"index": version.index_for(space), "k": max(k + (1 if key else 0), SEARCH_WIDTH), "vector": list(vector),

@@ -13,15 +13,20 @@ from kgstore.cli.common import CONTEXT, echo, home_of
 def server() -> None:
     """Manage the local Neo4j server of the kgstore home (no Docker needed).
 
-    Neo4j Community 5.26 is resolved from Maven Central with `mvn` into a versioned
+    Neo4j Community (5.26 LTS, or a calendar release) is resolved from Maven Central into a versioned
     cache and runs as a Java process whose data, config and logs live in the kgstore
     home (KGSTORE_HOME). Two homes give two independent servers.
     """
 
 
 @server.command(context_settings=CONTEXT)
-@click.option("--neo4j-version", metavar="X.Y.Z", help="Exact Neo4j version. [default: newest 5.26 patch]")
-@click.option("--upgrade", is_flag=True, help="Ask Maven for the newest 5.26 patch even if one is cached.")
+@click.option("--neo4j-version", metavar="VERSION",
+              help="5.26 (LTS) or 5.26.N; a calendar release line (2026, 2026.08), an exact calendar release "
+              "(2026.08.1) or `latest` (the newest calendar release; needs Java 21+). [default: newest 5.26 patch]")
+@click.option("--upgrade", is_flag=True, help="Ask Maven for the newest release of the version's line even if "
+              "one is cached.")
+@click.option("--java-home", metavar="DIR", help="JDK the server runs on, remembered by the home. [default: "
+              "JAVA_HOME or java on PATH; for a calendar release the newest installed JDK 21+ when those are older]")
 @click.option("--cache-dir", type=click.Path(path_type=Path), envvar="KGSTORE_NEO4J_CACHE",
               show_envvar=True, help="Where Neo4j versions are cached. [default: ~/.cache/kgstore/neo4j]")
 @click.option("--bolt-port", type=click.IntRange(1, 65535), help="Bolt port. [default: 7687, or a free one]")
@@ -35,7 +40,8 @@ def server() -> None:
 @click.pass_context
 def install(ctx: click.Context, neo4j_version: str | None, upgrade: bool, cache_dir: Path | None,
             bolt_port: int | None, http_port: int | None, password: str | None,
-            heap_size: str | None, pagecache_size: str | None, plugin_jar: Path | None) -> None:
+            heap_size: str | None, pagecache_size: str | None, plugin_jar: Path | None,
+            java_home: str | None) -> None:
     """Install Neo4j into the kgstore home (safe to repeat).
 
     Resolves the jars with Maven (cached), writes neo4j.conf (127.0.0.1 only, auth on),
@@ -44,13 +50,14 @@ def install(ctx: click.Context, neo4j_version: str | None, upgrade: bool, cache_
     \b
     Example:
       KGSTORE_HOME=/tmp/kg2 kgstore server install --bolt-port 17687 --http-port 17474
+      KGSTORE_HOME=/tmp/kg3 kgstore server install --neo4j-version latest
     """
     from kgstore.server import ManagedServer
 
     ManagedServer(home_of(ctx), cache_dir=cache_dir).install(
         version=neo4j_version, upgrade=upgrade, bolt_port=bolt_port, http_port=http_port,
         password=password, heap_size=heap_size, pagecache_size=pagecache_size,
-        plugin_jar=plugin_jar, echo=echo)
+        plugin_jar=plugin_jar, java_home=java_home, echo=echo)
 
 
 @server.command(context_settings=CONTEXT)

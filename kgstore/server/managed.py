@@ -144,16 +144,19 @@ class ManagedServer:
         pagecache_size: str | None = None,
         plugin_jar: Path | None = None,
         sidecar_port: int | None = None,
+        java_home: str | None = None,
         echo: Callable[[str], None] = print,
     ) -> Neo4jDistribution:
         """Resolve Neo4j, lay out the home, write ``neo4j.conf``, set the password, add the plugin.
 
         Safe to repeat: an installed home keeps its data, ports and password unless told otherwise.
         """
-        java = check_java()
-        dist = resolve_distribution(version, cache_dir=self.cache_dir, upgrade=upgrade, echo=echo)
-        fresh_home = not self.home.exists()
         settings = self.settings
+        java_home = java_home or settings.java_home
+        check_java(java_home=java_home)  # fail before a long resolution when there is no Java at all
+        dist = resolve_distribution(version, cache_dir=self.cache_dir, upgrade=upgrade, echo=echo)
+        java = check_java(dist.java_major, java_home, what=f"Neo4j {dist.version}")
+        fresh_home = not self.home.exists()
         if fresh_home and bolt_port is None and http_port is None:
             settings.bolt_port, settings.http_port = self._default_ports(echo)
         settings.bolt_port = bolt_port or settings.bolt_port
@@ -164,6 +167,7 @@ class ManagedServer:
         settings.heap_size = heap_size or settings.heap_size
         settings.pagecache_size = pagecache_size or settings.pagecache_size
         settings.neo4j_version = dist.version
+        settings.java_home = java_home
         if self.is_running() and not fresh_home:
             echo("The server is running: new settings take effect at the next start.")
         for folder in (self.home.conf_dir, self.home.data_dir, self.home.logs_dir,
@@ -173,7 +177,7 @@ class ManagedServer:
         self.write_conf()
         self._ensure_password(java, dist, password, echo)
 
-        jar = find_plugin_jar(plugin_jar, echo=echo)
+        jar = find_plugin_jar(plugin_jar, neo4j_version=dist.version, java=java, echo=echo)
         if jar is None:
             echo("No kgstore plugin jar found (not a source checkout and KGSTORE_PLUGIN_JAR unset): "
                  "the kgstore.* procedures will be missing.")
@@ -307,10 +311,10 @@ class ManagedServer:
         if self.is_running():
             echo(f"Neo4j is already running in {self.home.root} (pid {self.pid()}) at {self.bolt_uri}")
             return self.status()
-        java = check_java()
         dist = self.distribution()
         assert dist is not None
         s = self.settings
+        java = check_java(dist.java_major, s.java_home, what=f"Neo4j {dist.version}")
         for name, port in (("bolt", s.bolt_port), ("http", s.http_port)):
             if port_in_use(s.listen_address, port):
                 raise ServerError(

@@ -1,4 +1,10 @@
-"""Locating (and, in a source checkout, building) the kgstore Neo4j plugin jar."""
+"""Locating (and, in a source checkout, building) the kgstore Neo4j plugin jar.
+
+The jar is built against the API of the server it goes into: Neo4j 5.26 (the pom's
+default, Java 17 bytecode, in ``plugin/target``) or, for a calendar release, that
+release (the pom's ``neo4j-calendar`` profile with ``-Dneo4j.version=V``, Java 21
+bytecode, built by Maven running on the server's own JDK, in ``plugin/target/neo4j-V``).
+"""
 
 from __future__ import annotations
 
@@ -9,30 +15,55 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgstore.errors import ServerError
+from kgstore.server.neo4j_dist import is_calendar_version
 from kgstore.server.prerequisites import check_maven
 
 PLUGIN_JAR_ENV = "KGSTORE_PLUGIN_JAR"
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"  # the checkout's plugin/, two folders up
 JAR_GLOB = "kgstore-plugin-*.jar"
+CALENDAR_PROFILE = "neo4j-calendar"
+
+
+def build_dir(plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None) -> Path:
+    """Where Maven puts the jar built for ``neo4j_version`` (None or 5.26.x: the default build)."""
+    if neo4j_version and is_calendar_version(neo4j_version):
+        return plugin_dir / "target" / f"neo4j-{neo4j_version}"
+    return plugin_dir / "target"
+
+
+def build_command(mvn: str, plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None) -> list[str]:
+    """The Maven command that builds the jar for ``neo4j_version`` (tests skipped)."""
+    command = [mvn, "-B", "-q", "-f", str(plugin_dir / "pom.xml"), "package", "-DskipTests"]
+    if neo4j_version and is_calendar_version(neo4j_version):
+        command += [f"-P{CALENDAR_PROFILE}", f"-Dneo4j.version={neo4j_version}", "-Dmaven.test.skip=true"]
+    return command
 
 
 def _newest_mtime(folder: Path) -> float:
     return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
 
 
-def built_jar(plugin_dir: Path = PLUGIN_DIR) -> Path | None:
-    jars = sorted((plugin_dir / "target").glob(JAR_GLOB))
+def built_jar(plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None) -> Path | None:
+    jars = sorted(build_dir(plugin_dir, neo4j_version).glob(JAR_GLOB))
     jars = [j for j in jars if not j.name.startswith("original-")]
     return jars[-1] if jars else None
 
 
-def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = print) -> Path:
-    """Build the shaded jar with Maven (tests skipped: `mvn -f plugin/pom.xml package` runs them)."""
+def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = print, *,
+                 neo4j_version: str | None = None, java: str | None = None) -> Path:
+    """Build the shaded jar with Maven (tests skipped: `mvn -f plugin/pom.xml package` runs them).
+
+    ``neo4j_version``: the server's version (its API is compiled against); ``java``: the
+    server's java executable, whose JDK runs Maven (a calendar release needs JDK 21+).
+    """
     mvn = check_maven()
-    command = [mvn, "-B", "-q", "-f", str(plugin_dir / "pom.xml"), "package", "-DskipTests"]
+    command = build_command(mvn, plugin_dir, neo4j_version)
+    env = dict(os.environ)
+    if java:
+        env["JAVA_HOME"] = str(Path(java).resolve().parents[1])
     echo(f"Building the kgstore plugin: {' '.join(command)}")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    jar = built_jar(plugin_dir)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    jar = built_jar(plugin_dir, neo4j_version)
     if result.returncode != 0 or jar is None:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise ServerError(
@@ -43,11 +74,13 @@ def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = pr
 
 
 def find_plugin_jar(
-    explicit: Path | None = None, echo: Callable[[str], None] = print
+    explicit: Path | None = None, echo: Callable[[str], None] = print, *,
+    neo4j_version: str | None = None, java: str | None = None,
 ) -> Path | None:
     """The jar to install: ``explicit``, ``$KGSTORE_PLUGIN_JAR``, or the checkout's own build.
 
-    In a source checkout the jar is (re)built when missing or older than its sources.
+    In a source checkout the jar for ``neo4j_version`` is (re)built when missing or older
+    than its sources (see :func:`build_plugin`).
     A wheel install without a checkout returns None: the caller says how to get one.
     """
     chosen = explicit or (Path(os.environ[PLUGIN_JAR_ENV]) if os.environ.get(PLUGIN_JAR_ENV) else None)
@@ -58,10 +91,10 @@ def find_plugin_jar(
         return chosen
     if not (PLUGIN_DIR / "pom.xml").is_file():
         return None
-    jar = built_jar()
+    jar = built_jar(neo4j_version=neo4j_version)
     sources = max(_newest_mtime(PLUGIN_DIR / "src"), (PLUGIN_DIR / "pom.xml").stat().st_mtime)
     if jar is None or jar.stat().st_mtime < sources:
-        jar = build_plugin(echo=echo)
+        jar = build_plugin(echo=echo, neo4j_version=neo4j_version, java=java)
     return jar
 
 

@@ -1,4 +1,10 @@
-"""Finding ``java`` and ``mvn`` and checking they are new enough for Neo4j 5.26."""
+"""Finding ``java`` and ``mvn`` and checking they are new enough for the Neo4j version.
+
+Neo4j 5.26 runs on Java 17 or 21; the calendar releases (2025.01 on) on Java 21 or newer.
+The JDK a server runs on: the home's own ``java_home`` setting (``kgstore server install
+--java-home``), else ``$JAVA_HOME``, else ``java`` on PATH, else (for a version that needs a
+newer Java than those) the newest JDK in the usual install folders (``/usr/lib/jvm/*``).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,17 @@ from kgstore.errors import PrerequisiteError
 MIN_JAVA = 17
 
 
-def java_executable() -> str:
-    """``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else ``java`` on PATH."""
+JDK_FOLDERS = (Path("/usr/lib/jvm"), Path("/opt/java"), Path("/usr/java"), Path("/Library/Java/JavaVirtualMachines"))
+
+
+def java_executable(java_home: str | None = None) -> str:
+    """``<java_home>/bin/java``, else ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else ``java`` on PATH."""
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        if not candidate.is_file():
+            raise PrerequisiteError(f"{candidate} does not exist (java home {java_home}).",
+                                    hint="Point --java-home at a JDK folder (the one holding bin/java).")
+        return str(candidate)
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         candidate = Path(java_home) / "bin" / "java"
@@ -43,16 +58,49 @@ def java_major_version(java: str) -> int:
     return major
 
 
-def check_java() -> str:
-    """Return the java executable, failing clearly when it is missing or too old."""
-    java = java_executable()
+def installed_jdks() -> list[tuple[int, Path]]:
+    """``(major version, java home)`` of the JDKs in :data:`JDK_FOLDERS`, newest first."""
+    found: dict[Path, int] = {}
+    for folder in JDK_FOLDERS:
+        if not folder.is_dir():
+            continue
+        for home in sorted(folder.iterdir()):
+            for java_home in (home, home / "Contents" / "Home"):
+                java = java_home / "bin" / "java"
+                if java.is_file() and java.resolve() not in {(h / "bin" / "java").resolve() for h in found}:
+                    try:
+                        found[java_home] = java_major_version(str(java))
+                    except PrerequisiteError:
+                        pass
+    return sorted(((major, home) for home, major in found.items()), key=lambda item: -item[0])
+
+
+def check_java(min_major: int = MIN_JAVA, java_home: str | None = None, *, what: str = "Neo4j 5.26") -> str:
+    """The java executable for a server needing Java ``min_major``, failing clearly when none is.
+
+    ``java_home`` (the home's setting) is used as given. Otherwise ``$JAVA_HOME`` / PATH,
+    and when that Java is too old, the newest installed JDK that is new enough.
+    """
+    java = java_executable(java_home)
     major = java_major_version(java)
-    if major < MIN_JAVA:
-        raise PrerequisiteError(
-            f"{java} is Java {major}; Neo4j 5.26 needs Java {MIN_JAVA} or newer.",
-            hint="Install a newer JDK and put it first on PATH or point JAVA_HOME at it.",
-        )
-    return java
+    if major >= min_major:
+        return java
+    if not java_home:
+        for other_major, other_home in installed_jdks():
+            if other_major >= min_major:
+                return str(other_home / "bin" / "java")
+    raise PrerequisiteError(
+        f"{java} is Java {major}; {what} needs Java {min_major} or newer.",
+        hint=f"Install a JDK {min_major}+ (e.g. Temurin, or `apt-get install openjdk-{min_major}-jre-headless`) and "
+        "give it with `kgstore server install --java-home DIR`, or point JAVA_HOME at it.",
+    )
+
+
+def maven_version(mvn: str) -> tuple[int, ...]:
+    """``(major, minor, patch)`` of ``mvn -v`` (``(0,)`` when it cannot be read)."""
+    result = subprocess.run([mvn, "-v"], capture_output=True, text=True, check=False)
+    match = re.search(r"Apache Maven (\d+)\.(\d+)\.(\d+)", result.stdout + result.stderr)
+    return tuple(int(p) for p in match.groups()) if match else (0,)
 
 
 def check_maven() -> str:

@@ -19,11 +19,12 @@ is looked at: FastAPI parses the body first; nothing is computed or revealed by 
 # time, and the request models are local to create_app (their caps are per app).
 import json
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
 
 from trainer import __version__
 from trainer.sidecar.batching import PredictBatcher
@@ -39,6 +40,17 @@ from trainer.sidecar.schemas import (
     TextResponse,
     request_models,
 )
+
+
+
+class SearchHealth(Health):
+    """``/health`` with where top-k search runs (issue 17: GPU FAISS)."""
+
+    search: str = Field(description="What answers /predict: faiss-exact, faiss-hnsw or brute-force.")
+    faiss: Literal["cpu", "gpu"] | None = Field(
+        description="Where the FAISS index lives: gpu (faiss-gpu build and a CUDA device) or cpu; null for "
+        "brute force.")
+
 
 GENERATION_UNAVAILABLE = "generation is not available yet in this kgstore version"
 DESCRIPTION = """Scores links and predicts missing ones with a trained kgstore model.
@@ -86,13 +98,14 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
     guarded = [Depends(authorize)] if token is not None else []
     app.include_router(browser_router(store))  # the Neo4j Browser's guide and style: open, like /health
 
-    @app.get("/health", response_model=Health, responses={503: errors[503]})
-    def health() -> Health:
-        """Which model and checkpoint answer (no token needed)."""
+    @app.get("/health", response_model=SearchHealth, responses={503: errors[503]})
+    def health() -> SearchHealth:
+        """Which model and checkpoint answer, and where top-k search runs (no token needed)."""
         loaded = current()
-        return Health(status="ok", model=loaded.name, checkpoint=str(loaded.checkpoint), version=loaded.version,
-                      decoder=loaded.decoder, dim=loaded.dim, entities=len(loaded.entity_keys),
-                      relations=loaded.num_relations)
+        return SearchHealth(status="ok", model=loaded.name, checkpoint=str(loaded.checkpoint),
+                            version=loaded.version, decoder=loaded.decoder, dim=loaded.dim,
+                            entities=len(loaded.entity_keys), relations=loaded.num_relations,
+                            search=loaded.topk.method, faiss=loaded.topk.backend)
 
     @app.post("/score", response_model=ScoreResponse, dependencies=guarded,
               responses={404: {"model": Detail, "description": "Unknown entity or relation."}, **errors})

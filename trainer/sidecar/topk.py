@@ -30,10 +30,20 @@ A decoder that is not in the table (a newly registered one) is answered by brute
 ``index="exact"`` searches with ``IndexFlat`` (identical ranking to brute force, up to
 float rounding of near-ties); ``index="hnsw"`` with ``IndexHNSWFlat`` (approximate, for
 graphs of millions of entities; ``efSearch`` grows with the number of candidates fetched).
+
+GPU: with a GPU build of FAISS (the ``gpu`` extra's ``faiss-gpu`` wheel in place of
+``faiss-cpu``: both install the ``faiss`` module, see pyproject.toml) and a CUDA device it
+can see, the exact index is copied to the GPU (``GpuIndexFlat``, one
+``StandardGpuResources`` per process); HNSW has no GPU form and stays on the CPU.
+``$KGSTORE_FAISS=cpu`` keeps every index on the CPU.
+:func:`faiss_backend` says which applies; the sidecar prints it at start and reports it
+in ``/health``.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +59,8 @@ HNSW_NEIGHBORS = 32
 HNSW_MIN_EF_SEARCH = 64
 # queries x candidates x dim floats gathered per chunk for exact rescoring (64 MiB)
 RESCORE_BUDGET = 1 << 24
+FAISS_BACKEND_ENV = "KGSTORE_FAISS"
+FAISS_BACKENDS = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,49 @@ QUERY_FORMS: dict[type[Decoder], QueryForm] = {
 }
 
 
-def build_index(vectors: np.ndarray, *, metric: str, kind: str = "exact"):  # noqa: ANN201 - faiss.Index
-    """A FAISS index over ``vectors`` ``float32 [E, dim]`` (``kind`` in :data:`INDEX_KINDS`)."""
+def faiss_backend() -> str:
+    """``"gpu"`` when this FAISS build has GPU support and sees a CUDA device, else ``"cpu"``.
+
+    ``$KGSTORE_FAISS=cpu`` forces the CPU; ``$KGSTORE_FAISS=gpu`` without a usable GPU is an error
+    that says what is missing.
+    """
+    import faiss
+
+    wanted = os.environ.get(FAISS_BACKEND_ENV, "").strip().lower()
+    if wanted and wanted not in FAISS_BACKENDS:
+        raise ValueError(f"${FAISS_BACKEND_ENV}={wanted!r}: use one of {', '.join(FAISS_BACKENDS)} (or unset it)")
+    gpu_build = hasattr(faiss, "StandardGpuResources")
+    gpus = faiss.get_num_gpus() if gpu_build else 0
+    if wanted == "gpu" and gpus == 0:
+        missing = ("this FAISS build has no GPU support: pip uninstall -y faiss-cpu && pip install "
+                   "--force-reinstall --no-deps faiss-gpu"
+                   if not gpu_build else "FAISS sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES)")
+        raise RuntimeError(f"${FAISS_BACKEND_ENV}=gpu but {missing}")
+    return "gpu" if gpus > 0 and wanted != "cpu" else "cpu"
+
+
+_gpu_resources = None
+_gpu_lock = threading.Lock()
+
+
+def _to_gpu(index):  # noqa: ANN001, ANN202 - faiss.Index
+    """``index`` copied to GPU 0, sharing one ``StandardGpuResources`` per process."""
+    import faiss
+
+    global _gpu_resources
+    with _gpu_lock:
+        if _gpu_resources is None:
+            _gpu_resources = faiss.StandardGpuResources()
+        return faiss.index_cpu_to_gpu(_gpu_resources, 0, index)
+
+
+def build_index(vectors: np.ndarray, *, metric: str, kind: str = "exact",  # noqa: ANN201 - faiss.Index
+                backend: str = "cpu"):
+    """A FAISS index over ``vectors`` ``float32 [E, dim]`` (``kind`` in :data:`INDEX_KINDS`).
+
+    ``backend="gpu"`` puts an exact index on the GPU (see the module docstring); an HNSW
+    index stays on the CPU.
+    """
     import faiss
 
     if kind not in INDEX_KINDS:
@@ -103,7 +156,14 @@ def build_index(vectors: np.ndarray, *, metric: str, kind: str = "exact"):  # no
     index = faiss.IndexFlat(dim, faiss_metric) if kind == "exact" else faiss.IndexHNSWFlat(dim, HNSW_NEIGHBORS,
                                                                                             faiss_metric)
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    if backend == "gpu" and kind == "exact":
+        index = _to_gpu(index)
     return index
+
+
+def index_backend(index) -> str:  # noqa: ANN001 - faiss.Index
+    """``"gpu"`` for an index that lives on a GPU, else ``"cpu"``."""
+    return "gpu" if type(index).__name__.startswith("Gpu") else "cpu"
 
 
 class TopK:
@@ -122,12 +182,23 @@ class TopK:
         self.index = None
         if self.form is not None:
             vectors = entities.detach().float().cpu().numpy()
-            self.index = build_index(vectors, metric=self.form.metric(model.decoder), kind=index)
+            self.index = build_index(vectors, metric=self.form.metric(model.decoder), kind=index,
+                                     backend=faiss_backend())
+
+    @property
+    def backend(self) -> str | None:
+        """Where FAISS searches: ``"gpu"`` or ``"cpu"`` (None: brute force, no FAISS index)."""
+        return None if self.index is None else index_backend(self.index)
 
     @property
     def method(self) -> str:
         """What answers queries: ``faiss-exact``, ``faiss-hnsw`` or ``brute-force``."""
         return "brute-force" if self.index is None else f"faiss-{self.kind}"
+
+    @property
+    def description(self) -> str:
+        """:attr:`method` and where it runs, for the sidecar's start line: ``faiss-exact on the GPU``."""
+        return self.method if self.index is None else f"{self.method} on the {self.backend.upper()}"
 
     @torch.no_grad()
     def search(self, entity: Tensor, relation: Tensor, k: int,
@@ -186,7 +257,7 @@ class TopK:
             vectors[~head] = self.form.vector(decoder, query[~head], relation[~head], False)
             vectors[head] = self.form.vector(decoder, query[head], relation[head] - num_relations, True)
         params = None
-        if self.kind == "hnsw":
+        if self.kind == "hnsw":  # only on the CPU: HNSW has no GPU form
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_MIN_EF_SEARCH, 2 * fetch))
         return self.index.search(np.ascontiguousarray(vectors.float().cpu().numpy()), fetch, params=params)
 

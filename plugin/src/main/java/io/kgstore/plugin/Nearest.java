@@ -69,8 +69,7 @@ public class Nearest {
         }
 
         List<NodeScore> rows = new ArrayList<>();
-        try (Result result = tx.execute(
-                "CALL db.index.vector.queryNodes($index, $n, $vector) YIELD node, score RETURN node, score",
+        try (Result result = tx.execute(vectorQuery(index) + " RETURN node, score ORDER BY score DESC",
                 Map.of("index", index, "n", Math.max(k + 1, SEARCH_WIDTH), "vector", vector))) {
             while (result.hasNext() && rows.size() < k) {
                 Map<String, Object> row = result.next();
@@ -84,6 +83,45 @@ public class Nearest {
                     + "' failed: " + e.getMessage());
         }
         return rows.stream();
+    }
+
+    /**
+     * The query returning {@code node, score} for {@code $vector} and {@code $n} on the index, as this server offers
+     * it: the Cypher 25 {@code SEARCH} subclause from Neo4j 2026.01 (where {@code db.index.vector.queryNodes} is
+     * deprecated), the procedure before. The one place the plugin branches on the server version for vector search
+     * (kgstore/vector_query.py is its Python twin). The SEARCH subclause takes the index by name, not as a parameter.
+     */
+    private String vectorQuery(String index) {
+        if (!hasSearchClause(serverVersion())) {
+            return "CALL db.index.vector.queryNodes($index, $n, $vector) YIELD node, score";
+        }
+        return "CYPHER 25 MATCH (node) SEARCH node IN (VECTOR INDEX `" + index.replace("`", "``")
+                + "` FOR $vector LIMIT $n) SCORE AS score WITH node, score";
+    }
+
+    private static volatile String cachedServerVersion;
+
+    private String serverVersion() {
+        String version = cachedServerVersion;
+        if (version == null) {
+            try (Result result = tx.execute("CALL dbms.components() YIELD versions RETURN versions[0] AS v")) {
+                version = result.hasNext() ? String.valueOf(result.next().get("v")) : "0";
+            }
+            cachedServerVersion = version;
+        }
+        return version;
+    }
+
+    /** True for Neo4j 2026.01 and newer ({@code 2026.08.1}); false for 5.26.x and the 2025 releases. */
+    static boolean hasSearchClause(String version) {
+        String[] parts = version.split("[^0-9]+");
+        try {
+            int major = Integer.parseInt(parts[0]);
+            int minor = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+            return major > 2026 || (major == 2026 && minor >= 1);
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     private Node latestModel() {

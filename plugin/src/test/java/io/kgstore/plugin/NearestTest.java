@@ -77,6 +77,16 @@ class NearestTest {
     }
 
     @Test
+    void searchClauseFromNeo4j202601() {
+        assertThat(Nearest.hasSearchClause("5.26.30")).isFalse();
+        assertThat(Nearest.hasSearchClause("2025.12.1")).isFalse();
+        assertThat(Nearest.hasSearchClause("2026.01.3")).isTrue();
+        assertThat(Nearest.hasSearchClause("2026.08.1")).isTrue();
+        assertThat(Nearest.hasSearchClause("2027.01.0")).isTrue();
+        assertThat(Nearest.hasSearchClause("?")).isFalse();
+    }
+
+    @Test
     void returnsTheTrueNearestNeighboursOfTheLatestModel() {
         int k = 5;
         List<Record> rows = run("MATCH (e:Entity {key: 'ex:0'}) CALL kgstore.nearest(e, $k) YIELD node, score "
