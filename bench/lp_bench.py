@@ -19,6 +19,9 @@ Example::
 
     python bench/lp_bench.py --datasets nations,umls,kinships --models distmult,complex --epochs 100
     python bench/lp_bench.py --datasets fb15k-237 --device cuda --max-seconds 120
+
+The figure (MRR by dataset, one bar per system and model) is saved as ``--plot``
+(``bench/out/lp_bench.png``), its rows as ``lp_bench.json`` beside it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+OUT = REPO / "bench" / "out"
 
 PYKEEN_MODELS = {"distmult": "DistMult", "complex": "ComplEx", "rotate": "RotatE", "transe": "TransE"}
 COMPLEX_DIM = {"complex", "rotate"}  # PyKEEN counts complex numbers
@@ -191,6 +195,9 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--pykeen-optimizer", default=None, help="PyKEEN optimizer (default: --optimizer)")
     parser.add_argument("--pykeen-lr", type=float, default=None, help="PyKEEN learning rate (default: --lr)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    parser.add_argument("--plot", type=Path, default=OUT / "lp_bench.png",
+                        help="PNG of MRR by dataset and system/model (default %(default)s; its rows go to the "
+                             "same name .json)")
     args = parser.parse_args(argv)
 
     import torch
@@ -199,9 +206,10 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     print_header(args)
     print(ROW.format("dataset", "system", "model", "MRR", "H@1", "H@3", "H@10", "epochs", "train s", "triples/s"))
     systems = args.systems.split(",")
-    datasets = list(snapshots) if snapshots else args.datasets.split(",")
+    datasets = list(snapshots) if snapshots else [d.strip() for d in args.datasets.split(",")]
+    rows: list[dict] = []
     for dataset in datasets:
-        snapshot = snapshots[dataset] if snapshots else load_snapshot(dataset.strip())
+        snapshot = snapshots[dataset] if snapshots else load_snapshot(dataset)
         for model in args.models.split(","):
             model = model.strip()
             for system in systems:
@@ -209,7 +217,28 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
                     continue
                 runner = run_kgstore if system == "kgstore" else run_pykeen
                 torch.set_num_threads(args.threads)
-                print_row(dataset, system, model, runner(snapshot, model, args))
+                result = runner(snapshot, model, args)
+                print_row(dataset, system, model, result)
+                rows.append({"dataset": dataset, "system": system, "model": model, **result})
+    save_figure(rows, datasets, args)
+
+
+def save_figure(rows: list[dict], datasets: list[str], args) -> None:
+    """MRR by dataset, one bar per system and model (bench_plots.grouped_bars), and the rows as JSON beside it."""
+    import json
+
+    from bench_plots import grouped_bars
+
+    series: dict[str, list[float | None]] = {}
+    for row in rows:
+        values = series.setdefault(f"{row['system']} {row['model']}", [None] * len(datasets))
+        values[datasets.index(row["dataset"])] = row["mrr"]
+    title = (f"filtered test MRR (both directions); dim {args.dim}, {args.epochs} epochs"
+             + (f", {args.max_seconds:g} s cap" if args.max_seconds else "") + f", {args.threads} CPU threads"
+             if args.device == "cpu" else f"filtered test MRR (both directions); dim {args.dim}, {args.device}")
+    png = grouped_bars(datasets, series, args.plot, ylabel="MRR", title=title)
+    png.with_suffix(".json").write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=2) + "\n")
+    print(f"figure: {png} (rows: {png.with_suffix('.json')})")
 
 
 if __name__ == "__main__":

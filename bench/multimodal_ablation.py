@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=REPO / "bench" / "out" / "multimodal" / "features",
                         help="feature cache folder (named features/)")
+    parser.add_argument("--plot", type=Path, default=REPO / "bench" / "out" / "multimodal_ablation.png",
+                        help="PNG of MRR per task, one bar per variant (default %(default)s)")
     args = parser.parse_args()
 
     import torch
@@ -211,6 +213,16 @@ def main() -> None:
         delta = "" if variant == "structure" or not ref else f"{100 * (row['mrr'] / ref - 1):+.0f}%"
         print(f"| {dataset} | {task} ({row['count']}) | {variant} | {row['mrr']:.4f} | {row['hits@10']:.4f} | "
               f"{delta} | {row['note']} |")
+
+    from bench_plots import grouped_bars
+
+    tasks = list(dict.fromkeys(f"{dataset}\n{task}" for dataset, task, _, _ in table))
+    series: dict[str, list[float | None]] = {}
+    for dataset, task, variant, row in table:
+        series.setdefault(variant, [None] * len(tasks))[tasks.index(f"{dataset}\n{task}")] = row["mrr"]
+    png = grouped_bars(tasks, series, args.plot, ylabel="MRR (filtered)",
+                       title=f"multimodal ablation: {args.decoder}, dim {args.dim}, loss {args.loss}, {args.device}")
+    print(f"figure: {png}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ the same cores, so this says where a call's time goes.
     python bench/procedure_load.py                     # temporary home, sync + train + serve
     python bench/procedure_load.py --home ~/.local/share/kgstore --model fb   # reuse a home's model
     python bench/procedure_load.py --seconds 20 --clients 4
+
+The latency histogram of each path is saved as ``--plot`` (``bench/out/procedure_load.png``).
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_plots import latency_histogram  # noqa: E402
 from bench_server import bench_server  # noqa: E402
 
-from kgstore.server import sidecar_process  # noqa: E402
 from kgstore.driver import connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
-from kgstore.server import ManagedServer, free_port  # noqa: E402
+from kgstore.server import ManagedServer, free_port, sidecar_process  # noqa: E402
 from kgstore.sync import sync_dataset  # noqa: E402
 from kgstore.writeback import current_version  # noqa: E402
 
@@ -112,7 +114,8 @@ def run_load(call: Callable[[random.Random], None], clients: int, seconds: float
     elapsed = time.monotonic() - began
     flat = [x for per in latencies for x in per]
     return {"calls": len(flat), "per_s": len(flat) / elapsed, "p50": statistics.median(flat) if flat else float("nan"),
-            "p99": percentile(flat, 0.99), "errors": len(errors), "first_error": errors[0] if errors else ""}
+            "p99": percentile(flat, 0.99), "errors": len(errors), "first_error": errors[0] if errors else "",
+            "latencies_ms": flat}
 
 
 def measure(server: ManagedServer, args: argparse.Namespace) -> list[tuple[str, dict]]:
@@ -206,6 +209,8 @@ def main() -> None:
                              "Cypher paths for about two minutes")
     parser.add_argument("--sidecar-workers", type=int, default=1, help="kgstore serve --workers")
     parser.add_argument("--train-seconds", type=float, default=90.0, help="time cap of the quick training run")
+    parser.add_argument("--plot", type=Path, default=REPO / "bench" / "out" / "procedure_load.png",
+                        help="PNG of the latency histogram of each path (default %(default)s)")
     args = parser.parse_args()
 
     install = {"heap_size": "1g", "pagecache_size": "512m", "sidecar_port": free_port()}
@@ -221,6 +226,10 @@ def main() -> None:
             print(f"  first error: {r['first_error']}")
     overhead = rows[0][1]["p50"] - rows[1][1]["p50"]
     print(f"procedure overhead at p50: {overhead:+.1f} ms (goal on 2 cores: p50 < 20 ms, p99 < 100 ms, 0 errors)")
+    png = latency_histogram({name: r["latencies_ms"] for name, r in rows}, args.plot,
+                            title=f"latency per call, {args.clients} clients x {args.seconds:g} s "
+                                  f"({platform.node()}, {os.cpu_count()} CPUs)")
+    print(f"figure: {png}")
 
 
 if __name__ == "__main__":
