@@ -8,16 +8,24 @@ goes through, so batching and progress are done in a single place.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Session
-from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
+from neo4j.exceptions import (
+    AuthError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
 from kgstore.config import ConnectionSettings, resolve_connection
 from kgstore.errors import ConnectionFailed
@@ -138,9 +146,19 @@ class Graph:
         if writers < 1:
             raise ValueError(f"writers must be at least 1, got {writers}")
 
+        # A failed batch (say, the server died) ends the job: batches queued behind it must not
+        # start and spend the driver's retry time (30 s) again before the error reaches the user.
+        failed = threading.Event()
+
         def run(batch: tuple[Any, ...]) -> T:
-            with self.session() as session:
-                return session.execute_write(work, *batch)
+            if failed.is_set():
+                raise CancelledError("an earlier batch failed")
+            try:
+                with self.session() as session:
+                    return session.execute_write(work, *batch)
+            except BaseException:
+                failed.set()
+                raise
 
         with ThreadPoolExecutor(writers, thread_name_prefix="kgstore-write") as pool:
             in_flight: deque[Future[T]] = deque()
@@ -193,6 +211,8 @@ def connect(
     ``bolt://``, ``neo4j://`` (routing, clusters) and their ``+s``/``+ssc`` variants all work.
     """
     settings = resolve_connection(uri, user, password, database, home=home)
+    if verify and settings.source == "managed":
+        _check_managed_server(settings)
     auth = (settings.user, settings.password) if settings.password is not None else None
     driver_config.setdefault("max_connection_lifetime", 3600)
     # Schema-discovery warnings ("property key does not exist" on a fresh database) are
@@ -224,3 +244,71 @@ def connect(
                 "NEO4J_URI at a running server.",
             ) from exc
     return Graph(driver, settings)
+
+
+def _check_managed_server(settings: ConnectionSettings) -> None:
+    """Fail before connecting when the home's installed server is stopped.
+
+    Whatever answers on its port then is another process: sending it the home's password
+    would only end in a puzzling "refused the credentials" (or a hang, when it is not Neo4j).
+    A home without an installed server is left alone: its default URI may be a server the
+    user runs themselves.
+    """
+    from kgstore.server.managed import ManagedServer, port_in_use
+
+    server = ManagedServer(settings.home)
+    status = server.status()
+    if not status.installed or status.running:
+        return
+    host, port = server.settings.listen_address, server.settings.bolt_port
+    taken = port_in_use(host, port)
+    held = (f"; its bolt port {host}:{port} is held by another process, which was not sent this home's "
+            "credentials") if taken else ""
+    raise ConnectionFailed(
+        f"the Neo4j server of the kgstore home {status.home} is not running{held}",
+        hint="Start it with `kgstore server start`"
+        + (" (stop the other process first, or move this home to a free port with "
+           "`kgstore server install --bolt-port N`)" if taken else "")
+        + "; to use another server, pass --uri/--user/--password or set NEO4J_URI. "
+        "`kgstore doctor` checks ports and servers.",
+    )
+
+
+def _driver_text(exc: BaseException) -> str:
+    """The first line of a driver error, short enough for a one-line message."""
+    text = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def connection_lost(exc: BaseException, *, uri: str | None = None, resumable: bool = False) -> ConnectionFailed | None:
+    """The user-facing error for a connection that broke or was refused while working, else None.
+
+    The official driver reports a server that died or went away as ``ServiceUnavailable``,
+    ``SessionExpired``, ``IncompleteCommit`` (the commit's fate is unknown) or, while the
+    database shuts down or recovers, ``DatabaseUnavailable``; a plain socket error can
+    surface too. ``exc``'s causes are searched as well, since callers may wrap it.
+    ``resumable``: the command picks up where it stopped when re-run (``kgstore sync``).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ServiceUnavailable | SessionExpired | DatabaseUnavailable | ConnectionError):
+            break
+        current = current.__cause__ or current.__context__
+    else:
+        return None
+    where = f"Neo4j at {uri}" if uri else "Neo4j"
+    if isinstance(current, IncompleteCommit):
+        what = f"the connection to {where} broke while a transaction was committing"
+    elif isinstance(current, DatabaseUnavailable):
+        what = f"the database of {where} became unavailable (the server is stopping or recovering)"
+    elif isinstance(current, ServiceUnavailable | SessionExpired):
+        what = f"lost the connection to {where}: the server stopped answering"
+    else:
+        what = "a connection was refused or dropped"
+    again = ("Work committed before is kept: re-run the same command once the server is back and it resumes "
+             "where it stopped." if resumable else "Re-run the command once the server is back.")
+    return ConnectionFailed(f"{what} ({_driver_text(current)})",
+                            hint=f"{again} Check the server with `kgstore server status` "
+                                 "(and its log with `kgstore server logs`).")

@@ -52,9 +52,14 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_graph(ctx: click.Context, uri: str | None, user: str | None, password: str | None,
                database: str | None):  # noqa: ANN201 - returns kgstore.Graph
+    """Connect as the connection options say; the URI is kept for the error shell's messages."""
     from kgstore.driver import connect
 
-    return connect(uri, user, password, database, home=home_of(ctx))
+    graph = connect(uri, user, password, database, home=home_of(ctx))
+    root = ctx.find_root()
+    if root.obj is not None:
+        root.obj["neo4j_uri"] = graph.settings.uri
+    return graph
 
 
 def need_trainer() -> None:
@@ -114,17 +119,38 @@ def default_of(ctx: click.Context, name: str) -> bool:
     return source in (None, click.core.ParameterSource.DEFAULT)
 
 
+RESUMABLE_COMMANDS = frozenset({"sync"})  # re-running them continues from the last committed batch
+
+
 class KgstoreGroup(click.Group):
-    """Turns KgstoreError into a short message and exit code 1 instead of a traceback."""
+    """The one error shell of every command: a short message and exit code 1, no traceback.
+
+    It turns a :class:`KgstoreError` into its message and hint, and a connection to Neo4j
+    that broke or was refused mid-command (the driver's ``ServiceUnavailable``,
+    ``SessionExpired``, ``IncompleteCommit``, a refused socket) into one message that says
+    what happened, whether a re-run resumes, and how to check the server. Anything else is
+    a bug and keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KgstoreError as exc:
-            click.secho(f"Error: {exc.message}", fg="red", err=True)
-            if exc.hint:
-                click.echo(exc.hint, err=True)
-            for note in getattr(exc, "__notes__", ()):  # e.g. a cleanup that failed as well
-                click.echo(note, err=True)
-            ctx.exit(1)
+            self._fail(ctx, exc)
+        except Exception as exc:
+            from kgstore.driver import connection_lost
 
+            lost = connection_lost(exc, uri=(ctx.obj or {}).get("neo4j_uri"),
+                                   resumable=ctx.invoked_subcommand in RESUMABLE_COMMANDS)
+            if lost is None:
+                raise
+            self._fail(ctx, lost)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: KgstoreError) -> None:
+        click.secho(f"Error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(exc.hint, err=True)
+        for note in getattr(exc, "__notes__", ()):  # e.g. a cleanup that failed as well
+            click.echo(note, err=True)
+        ctx.exit(1)
