@@ -46,6 +46,7 @@ demo: setup
 	@$(BIN)/kgstore server status | grep -E 'browser|bolt'
 	@echo "Neo4j and the sidecar are running: try CALL kgstore.predict(...) in the Browser."
 	@echo "Stop them with: $(BIN)/kgstore serve --stop && $(BIN)/kgstore server stop"
+	@$(BIN)/kgstore browser --no-open
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: setup-dev plugin
