@@ -64,8 +64,9 @@ def save_training_curves(metrics: dict[str, Any], path: Path, *, title: str | No
         if label.startswith("validation") and metrics.get("best_epoch") in epochs:
             best = metrics["best_epoch"]
             ax.axvline(best, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(f"best: epoch {best}", xy=(best, max(values)), fontsize=8, ha="right", va="top",
-                        xytext=(-3, 0), textcoords="offset points")
+            # At the foot of the line: the curve is near its top there.
+            ax.text(best, 0.03, f"best: epoch {best} ", transform=ax.get_xaxis_transform(), fontsize=8,
+                    ha="right", va="bottom")
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
