@@ -20,11 +20,17 @@ from pathlib import Path
 
 from kgstore.errors import ServerError
 from kgstore.home import DEFAULT_BOLT_PORT, DEFAULT_HTTP_PORT, HomeSettings, KgstoreHome
-from kgstore.server.neo4j_dist import Neo4jDistribution, find_distribution, resolve_distribution
+from kgstore.server.neo4j_dist import (
+    Neo4jDistribution,
+    find_distribution,
+    release_line,
+    resolve_distribution,
+)
 from kgstore.server.plugin_jar import find_plugin_jar, install_plugin_jar
 from kgstore.server.prerequisites import check_java
 
-ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+# The main class of each line (Neo4jDistribution.entry_point reads it from the jars).
+ENTRY_POINTS = ("org.neo4j.server.CommunityEntryPoint", "org.neo4j.server.Neo4jCommunity")
 EXTRA_CONF = "neo4j.extra.conf"
 PLUGIN_CONF = "kgstore.conf"
 START_TIMEOUT_S = 180.0
@@ -154,6 +160,8 @@ class ManagedServer:
         settings = self.settings
         java_home = java_home or settings.java_home
         check_java(java_home=java_home)  # fail before a long resolution when there is no Java at all
+        if version is None and settings.neo4j_version and self.home.exists():
+            version = release_line(settings.neo4j_version)  # a calendar home stays on calendar releases
         dist = resolve_distribution(version, cache_dir=self.cache_dir, upgrade=upgrade, echo=echo)
         java = check_java(dist.java_major, java_home, what=f"Neo4j {dist.version}")
         fresh_home = not self.home.exists()
@@ -327,7 +335,7 @@ class ManagedServer:
         heap = s.heap_size
         command = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp",
                    f"{self.home.plugins_dir / '*'}{os.pathsep}{dist.classpath}",
-                   ENTRY_POINT, f"--home-dir={self.home.server_dir}",
+                   dist.entry_point, f"--home-dir={self.home.server_dir}",
                    f"--config-dir={self.home.conf_dir}"]
         self.home.logs_dir.mkdir(parents=True, exist_ok=True)
         self.home.run_dir.mkdir(parents=True, exist_ok=True)
@@ -459,4 +467,4 @@ def _is_our_process(pid: int, server_dir: Path) -> bool:
     if not cmdline.exists():  # not Linux: trust the pid file
         return True
     args = cmdline.read_bytes().decode(errors="replace")
-    return ENTRY_POINT in args and str(server_dir) in args
+    return any(entry in args for entry in ENTRY_POINTS) and str(server_dir) in args

@@ -40,6 +40,7 @@ import sys
 import tarfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ FIRST_CALENDAR_YEAR = 2025
 # The Browser is published on Maven Central only up to 5.24; it serves calendar releases too.
 BROWSER_RANGE = "[5.0.0,6.0.0)"
 MANIFEST = "kgstore-dist.json"
+ENTRY_POINT_SERVICE = "META-INF/services/org.neo4j.server.startup.EntryPoint"
+DEFAULT_ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 # Maven fetched into the cache when the one on PATH predates the parallel collector (3.9).
 PARALLEL_MAVEN = (3, 9)
 BOOTSTRAP_MAVEN_VERSION = "3.9.11"
@@ -123,6 +126,15 @@ def is_calendar_version(version: str) -> bool:
 def required_java(version: str) -> int:
     """The lowest Java major version the Neo4j ``version`` runs on (17 for 5.26, 21 for calendar releases)."""
     return 21 if is_calendar_version(version) else 17
+
+
+def release_line(version: str) -> str:
+    """The line an installed ``version`` belongs to, as a spec: ``5.26`` or ``latest``.
+
+    Re-running ``kgstore server install`` without ``--neo4j-version`` keeps the home on it
+    (with ``--upgrade``: the newest release of it).
+    """
+    return "latest" if is_calendar_version(version) else LTS_SERIES
 
 
 @dataclass(frozen=True)
@@ -204,6 +216,18 @@ class Neo4jDistribution:
     @property
     def calendar(self) -> bool:
         return is_calendar_version(self.version)
+
+    @property
+    def entry_point(self) -> str:
+        """The server's main class, as its ``neo4j-<version>.jar`` declares it
+        (``CommunityEntryPoint`` in 5.x, ``Neo4jCommunity`` in the calendar releases)."""
+        jar = self.lib_dir / f"neo4j-{self.version}.jar"
+        try:
+            with zipfile.ZipFile(jar) as archive:
+                names = archive.read(ENTRY_POINT_SERVICE).decode().split()
+        except (OSError, KeyError, zipfile.BadZipFile):
+            names = []
+        return names[0] if names else DEFAULT_ENTRY_POINT
 
     @property
     def java_major(self) -> int:
@@ -489,7 +513,7 @@ def pin_versions(mvn: str, flags: list[str], spec: VersionSpec, cache_dir: Path,
     listing = cache_dir / "versions.txt"
     listing.unlink(missing_ok=True)
     command = [mvn, "-B", "-f", str(pom), "dependency:list", f"-DoutputFile={listing}", *flags]
-    echo(f"Finding the newest Neo4j {spec.describe()}")
+    echo(f"Finding which Neo4j release {spec.describe()} is ({spec.maven})")
     code, _ = run_maven(command, cache_dir / "maven-versions.log", label="Neo4j versions", progress=False,
                         echo=echo)
     text = listing.read_text() if listing.is_file() else ""
