@@ -280,6 +280,10 @@ def _driver_text(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+# Not BrokenPipeError: that is stdout closed by `| head`, not a server going away.
+_SOCKET_ERRORS = ConnectionRefusedError | ConnectionResetError | ConnectionAbortedError
+
+
 def connection_lost(exc: BaseException, *, uri: str | None = None, resumable: bool = False) -> ConnectionFailed | None:
     """The user-facing error for a connection that broke or was refused while working, else None.
 
@@ -293,7 +297,7 @@ def connection_lost(exc: BaseException, *, uri: str | None = None, resumable: bo
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ServiceUnavailable | SessionExpired | DatabaseUnavailable | ConnectionError):
+        if isinstance(current, ServiceUnavailable | SessionExpired | DatabaseUnavailable | _SOCKET_ERRORS):
             break
         current = current.__cause__ or current.__context__
     else:
@@ -310,5 +314,5 @@ def connection_lost(exc: BaseException, *, uri: str | None = None, resumable: bo
     again = ("Work committed before is kept: re-run the same command once the server is back and it resumes "
              "where it stopped." if resumable else "Re-run the command once the server is back.")
     return ConnectionFailed(f"{what} ({_driver_text(current)})",
-                            hint=f"{again} Check the server with `kgstore server status` "
-                                 "(and its log with `kgstore server logs`).")
+                            hint=f"{again} Check the server with `kgstore server status` (its log: "
+                                 "`kgstore server logs`; everything at once: `kgstore doctor`).")

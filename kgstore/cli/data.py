@@ -47,9 +47,10 @@ def _parse_triple_option(value: str) -> tuple[str | None, Path]:
               help="Where a named dataset's files are (its folder, or a folder of dataset folders). "
               "[env KGSTORE_DATA]")
 @click.option("--namespace", metavar="NS", help="Key prefix of this dataset's entities "
-              "(`NS:id`). [default: the dataset name or folder name]")
+              "(`NS:id`). [default: the dataset name, or the file's or folder's name]")
 @click.option("--triples", "triple_files", multiple=True, metavar="[SPLIT=]FILE",
-              help="A triples file (TSV/CSV: head, relation, tail[, split][, properties...]); "
+              help="A triples file (TSV/CSV: head, relation, tail[, split][, properties...]; or JSON Lines "
+              "with those keys); "
               "repeat it, e.g. --triples train=a.tsv --triples test=b.tsv.")
 @click.option("--entities", "entity_files", multiple=True, type=click.Path(path_type=Path),
               help="Entity attributes (TSV/CSV with a header, or JSON Lines): key, name, description, "
