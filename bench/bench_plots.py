@@ -55,7 +55,7 @@ def grouped_bars(groups: Sequence[str], series: Mapping[str, Sequence[float | No
             raise ValueError(f"series {name!r} has {len(values)} values for {len(groups)} groups")
     plt = _pyplot()
     width = 0.8 / max(len(series), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.9 * len(groups) * max(len(series), 1) * 0.6), 4.0), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(6.4, 2.0 + 0.45 * len(groups) * max(len(series), 1)), 4.2), dpi=100)
     for k, (name, values) in enumerate(series.items()):
         xs = [i - 0.4 + width * (k + 0.5) for i, value in enumerate(values) if value is not None]
         ys = [value for value in values if value is not None]
@@ -65,9 +65,9 @@ def grouped_bars(groups: Sequence[str], series: Mapping[str, Sequence[float | No
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     top = max((v for values in series.values() for v in values if v is not None), default=1.0)
-    ax.set_ylim(0, top * 1.2 if top > 0 else 1.0)
+    ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)  # room for the values and the legend above the bars
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(len(series), 4), loc="upper left")
+    ax.legend(fontsize=8, ncols=min(len(series), 2), loc="upper left")
     return _save(fig, path)
 
 
