@@ -15,8 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgstore.errors import ServerError
-from kgstore.server.neo4j_dist import is_calendar_version
-from kgstore.server.prerequisites import check_maven
+from kgstore.server.neo4j_dist import (
+    choose_maven,
+    default_cache_dir,
+    is_calendar_version,
+    parallel_flags,
+    resolver_threads,
+)
 
 PLUGIN_JAR_ENV = "KGSTORE_PLUGIN_JAR"
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"  # the checkout's plugin/, two folders up
@@ -31,9 +36,10 @@ def build_dir(plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None) -
     return plugin_dir / "target"
 
 
-def build_command(mvn: str, plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None) -> list[str]:
+def build_command(mvn: str, plugin_dir: Path = PLUGIN_DIR, neo4j_version: str | None = None,
+                  flags: tuple[str, ...] = ()) -> list[str]:
     """The Maven command that builds the jar for ``neo4j_version`` (tests skipped)."""
-    command = [mvn, "-B", "-q", "-f", str(plugin_dir / "pom.xml"), "package", "-DskipTests"]
+    command = [mvn, "-B", "-q", "-f", str(plugin_dir / "pom.xml"), "package", "-DskipTests", *flags]
     if neo4j_version and is_calendar_version(neo4j_version):
         command += [f"-P{CALENDAR_PROFILE}", f"-Dneo4j.version={neo4j_version}", "-Dmaven.test.skip=true"]
     return command
@@ -55,9 +61,11 @@ def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = pr
 
     ``neo4j_version``: the server's version (its API is compiled against); ``java``: the
     server's java executable, whose JDK runs Maven (a calendar release needs JDK 21+).
+    Maven is the one that resolved Neo4j (``neo4j_dist.choose_maven``: 3.9+, resolving in
+    parallel), so a first build on an empty local repository is not a serial download.
     """
-    mvn = check_maven()
-    command = build_command(mvn, plugin_dir, neo4j_version)
+    mvn, version = choose_maven(default_cache_dir(), echo)
+    command = build_command(mvn, plugin_dir, neo4j_version, tuple(parallel_flags(version, resolver_threads())))
     env = dict(os.environ)
     if java:
         env["JAVA_HOME"] = str(Path(java).resolve().parents[1])
@@ -68,7 +76,7 @@ def build_plugin(plugin_dir: Path = PLUGIN_DIR, echo: Callable[[str], None] = pr
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise ServerError(
             f"building the kgstore plugin failed (mvn exited {result.returncode}):\n{tail}",
-            hint=f"Retry with: {' '.join(command[:-2])} package",
+            hint=f"Retry with: mvn -f {plugin_dir / 'pom.xml'} package (it runs the tests too)",
         )
     return jar
 

@@ -115,6 +115,9 @@ public class Nearest {
     /** True for Neo4j 2026.01 and newer ({@code 2026.08.1}); false for 5.26.x and the 2025 releases. */
     static boolean hasSearchClause(String version) {
         String[] parts = version.split("[^0-9]+");
+        if (parts.length == 0 || parts[0].isEmpty()) {
+            return false;
+        }
         try {
             int major = Integer.parseInt(parts[0]);
             int minor = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
