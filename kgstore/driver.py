@@ -240,8 +240,7 @@ def connect(
             driver.close()
             raise ConnectionFailed(
                 f"no Neo4j server answered at {settings.uri}: {exc}",
-                hint="Start the managed one with `kgstore server start`, or point --uri / "
-                "NEO4J_URI at a running server.",
+                hint=f"{_start_hint(settings)}, or point --uri / NEO4J_URI at a running server.",
             ) from exc
     return Graph(driver, settings)
 
@@ -272,6 +271,16 @@ def _check_managed_server(settings: ConnectionSettings) -> None:
         + "; to use another server, pass --uri/--user/--password or set NEO4J_URI. "
         "`kgstore doctor` checks ports and servers.",
     )
+
+
+def _start_hint(settings: ConnectionSettings) -> str:
+    """How to get the managed server up: a home that never installed one needs ``install`` first."""
+    from kgstore.server.managed import ManagedServer
+
+    if settings.source == "managed" and not ManagedServer(settings.home).status().installed:
+        return (f"The kgstore home {settings.home} has no Neo4j server yet: "
+                "`kgstore server install && kgstore server start`")
+    return "Start the managed one with `kgstore server start`"
 
 
 def _driver_text(exc: BaseException) -> str:

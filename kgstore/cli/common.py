@@ -8,6 +8,7 @@ the work.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -119,6 +120,35 @@ def default_of(ctx: click.Context, name: str) -> bool:
     return source in (None, click.core.ParameterSource.DEFAULT)
 
 
+class _DriverRetryNotice(logging.Handler):
+    """The driver's warnings while Neo4j is unreachable, as one line instead of dozens.
+
+    With no logging configured, Python prints every ``neo4j`` warning: a dead server mid-command
+    gives a "Transaction failed and will be retried" line per attempt and per writer, plus
+    connection errors, for the 30 s (plus the last back-off) the driver retries. The user needs
+    to know once that kgstore is waiting; the error shell says what happened when retries end.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.shown = False
+
+    @classmethod
+    def install(cls) -> None:
+        driver_log = logging.getLogger("neo4j")
+        for handler in driver_log.handlers:
+            if isinstance(handler, cls):
+                handler.shown = False  # one notice per command (tests run many in one process)
+                return
+        driver_log.addHandler(cls())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.shown or "will be retried" not in record.getMessage():
+            return
+        self.shown = True
+        click.echo("Neo4j does not answer; the driver retries for up to a minute before giving up ...", err=True)
+
+
 RESUMABLE_COMMANDS = frozenset({"sync"})  # re-running them continues from the last committed batch
 
 
@@ -133,6 +163,7 @@ class KgstoreGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        _DriverRetryNotice.install()
         try:
             return super().invoke(ctx)
         except KgstoreError as exc:

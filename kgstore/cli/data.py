@@ -151,6 +151,9 @@ class _progress:
         return self.hook
 
     def hook(self, phase: str, total: int):  # noqa: ANN201
+        for earlier in self.progress.tasks:  # a new phase ends the earlier ones: their clocks stop
+            if not earlier.finished:
+                self.progress.update(earlier.id, total=earlier.completed)
         task = self.progress.add_task(phase, total=total or None)
         return lambda n: self.progress.advance(task, n)
 
