@@ -136,6 +136,26 @@ def test_guide_is_served_with_cors_and_names_the_served_model(served: Served) ->
     assert "GET" in preflight.headers["access-control-allow-methods"]
 
 
+def test_a_sidecar_with_a_token_serves_guide_and_style_without_it(served: Served, neo4j_server: ServerUnderTest,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from kgstore.server import free_port
+
+    monkeypatch.setenv("KGSTORE_SIDECAR_TOKEN", "s3cret-token")  # `kgstore serve` reads it (--token's envvar)
+    port = free_port()
+    process = start_sidecar(neo4j_server.home, MODEL, port, tmp_path / "serve.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        refused = httpx.post(f"{url}/predict", json={"queries": [{"entity": served.entity,
+                                                                  "relation": served.relation}]}, timeout=30)
+        assert refused.status_code == 401  # the token is in force ...
+        for path in ("/guide", "/style.grass"):  # ... but the Browser cannot send it, and needs none here
+            assert httpx.get(url + path, timeout=30).status_code == 200, path
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def test_style_is_served_with_cors_and_styles_kgstore_names(served: Served) -> None:
     from trainer.sidecar.browser import PREDICTED_COLOR
 
@@ -246,7 +266,8 @@ def _run(page, command: str) -> object:
 
 
 def _run_slide_query(page, guide_url: str, slide: int, text: str) -> object:
-    """Play the guide at ``slide`` (counted from 1, as the Browser does), click its runnable block holding ``text`` (it fills the editor), run it."""
+    """Play the guide at ``slide`` (counted from 1, as the Browser does), click its runnable block
+    holding ``text`` (a click fills the editor) and run it; the result frame, which must hold no error."""
     guide_frame = _run(page, f":play {guide_url}#slide-{slide}")
     block = guide_frame.locator("pre.runnable", has_text=text).first
     block.wait_for(timeout=TIMEOUT_MS)
