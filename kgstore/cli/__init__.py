@@ -3,7 +3,8 @@
 One module per command group: :mod:`~kgstore.cli.server` (the managed Neo4j),
 :mod:`~kgstore.cli.data` (schema, sync, datasets, export), :mod:`~kgstore.cli.models`
 (train, eval, write-back, serve, models), :mod:`~kgstore.cli.query` (status, nearest,
-complete, predictions), :mod:`~kgstore.cli.generators` (generators, describe);
+complete, predictions), :mod:`~kgstore.cli.generators` (generators, describe, imagine,
+generated);
 :mod:`~kgstore.cli.doctor` (doctor); :mod:`~kgstore.cli.render` prints tables and ``--json``.
 
 Example::
@@ -49,8 +50,8 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 for command in (server.server, data.schema, data.sync, data.datasets, data.export, models.train, models.evaluate,
                 models.write_back, models.serve, models.models_group, query.status, query.nearest, query.complete,
-                query.predictions_group, generators.generators, generators.describe, browser.browser,
-                doctor.doctor):
+                query.predictions_group, generators.generators, generators.describe, generators.imagine,
+                generators.generated_group, browser.browser, doctor.doctor):
     main.add_command(command)
 
 __all__ = ["main"]

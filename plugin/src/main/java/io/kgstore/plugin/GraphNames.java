@@ -53,6 +53,19 @@ public final class GraphNames {
     /** When the prediction was written (a datetime, UTC). */
     public static final String PREDICTED_CREATED_AT = "created_at";
 
+    // ---- generated images: (:Entity)-[:KGSTORE_GENERATED]->(:Image:GeneratedImage {sha256, generated: true}) --
+
+    /** The label of every image node, real or generated (unique by {@link #IMAGE_SHA256}). */
+    public static final Label IMAGE = Label.label("Image");
+    /** The second label of a generated image, so styles and queries tell it from a real one. */
+    public static final Label GENERATED_IMAGE = Label.label("GeneratedImage");
+    /** The relationship type from an entity to an image generated for it; never a fact, never HAS_IMAGE. */
+    public static final RelationshipType GENERATED = RelationshipType.withName("KGSTORE_GENERATED");
+    /** An image's key: the sha256 of its bytes (the content-addressed store's file name). */
+    public static final String IMAGE_SHA256 = "sha256";
+    /** True on every generated image; the export and the feature cache skip such images. */
+    public static final String GENERATED_FLAG = "generated";
+
     // ---- vector search --------------------------------------------------------------------------------------
 
     /**

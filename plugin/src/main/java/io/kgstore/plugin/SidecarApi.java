@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * The sidecar's endpoints as Java calls (contract v1: {@code POST /score}, {@code POST /predict},
- * {@code POST /generate/text}): builds the request bodies and checks the shape of the answers.
+ * {@code POST /generate/text}, {@code POST /generate/image}): builds the request bodies and checks the shape
+ * of the answers.
  */
 final class SidecarApi {
 
@@ -24,6 +25,12 @@ final class SidecarApi {
 
     /** A {@code /generate/text} answer: one text per entity, in request order, and who wrote them. */
     record TextAnswer(String model, String version, String generator, List<String> texts) {}
+
+    /** One image of a {@code /generate/image} answer; {@code uri} is null unless it was stored. */
+    record Image(String key, String png, String sha256, String mime, long width, long height, String uri) {}
+
+    /** A {@code /generate/image} answer: one image per entity, in request order, and who drew them. */
+    record ImageAnswer(String model, String version, String generator, List<Image> images) {}
 
     private final SidecarClient client;
 
@@ -119,6 +126,51 @@ final class SidecarApi {
             parsed.add(t.asText());
         }
         return new TextAnswer(text(answer, "model"), text(answer, "version"), text(answer, "generator"), parsed);
+    }
+
+    /**
+     * {@code POST /generate/image}: a PNG per entity key from the model's image generator; {@code steps} and
+     * {@code guidance} null take the generator's defaults. With {@code store} the sidecar also puts each PNG in
+     * the kgstore home's content-addressed image store and answers its file URI.
+     */
+    ImageAnswer generateImage(List<String> entities, long seed, Long steps, Double guidance, boolean store) {
+        ObjectNode body = Json.object();
+        ArrayNode list = body.putArray("entities");
+        entities.forEach(list::add);
+        body.put("seed", seed);
+        if (steps == null) {
+            body.putNull("steps");
+        } else {
+            body.put("steps", steps);
+        }
+        if (guidance == null) {
+            body.putNull("guidance");
+        } else {
+            body.put("guidance", guidance);
+        }
+        body.put("store", store);
+
+        String path = "/generate/image";
+        JsonNode answer = client.post(path, body, client.config().generateTimeout());
+        JsonNode images = answer.get("images");
+        if (images == null || !images.isArray() || images.size() != entities.size()) {
+            throw unexpected(path, "expected 'images' with one entry per entity (" + entities.size() + ")");
+        }
+        List<Image> parsed = new ArrayList<>(images.size());
+        for (JsonNode image : images) {
+            JsonNode png = image.get("png");
+            JsonNode sha = image.get("sha256");
+            if (png == null || !png.isTextual() || sha == null || !sha.isTextual() || !image.path("width").isNumber()
+                    || !image.path("height").isNumber()) {
+                throw unexpected(path, "an image lacks 'png', 'sha256', 'width' or 'height'");
+            }
+            if (store && !image.path("uri").isTextual()) {
+                throw unexpected(path, "a stored image has no 'uri'");
+            }
+            parsed.add(new Image(text(image, "key"), png.asText(), sha.asText(), text(image, "mime"),
+                    image.get("width").asLong(), image.get("height").asLong(), text(image, "uri")));
+        }
+        return new ImageAnswer(text(answer, "model"), text(answer, "version"), text(answer, "generator"), parsed);
     }
 
     private static String text(JsonNode answer, String field) {
