@@ -59,6 +59,8 @@ def served(neo4j_server: ServerUnderTest, tmp_path_factory: pytest.TempPathFacto
     with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
         wipe(graph)
         sync_dataset(graph, open_dataset("nations"))
+        # Nations has no entity names; give each its id as name, so the style's name captions can be checked.
+        graph.query(f"MATCH (e:{graph_names.ENTITY}) SET e.name = e.id", write=True)
         train_model(graph, home=home, model=MODEL, progress=False,
                     config=TrainConfig(decoder="distmult", dim=32, epochs=20, patience=0, batch_size=128,
                                        num_threads=1))
@@ -285,6 +287,16 @@ def _run_slide_query(page, guide_url: str, slide: int, text: str) -> object:
     return frame
 
 
+def _dismiss_usage_banner(page) -> None:
+    """Close the Browser's 'we collect information on product usage' banner when it shows (cosmetic)."""
+    banner = page.get_by_text("we collect information on product usage")
+    if banner.count():
+        try:
+            banner.first.locator("xpath=following-sibling::span[1]").click(timeout=2000)
+        except Exception:  # noqa: BLE001 - a banner left open only spoils the picture
+            pass
+
+
 def test_guide_and_style_in_the_real_browser(served: Served, neo4j_server: ServerUnderTest,
                                              tmp_path: Path) -> None:
     chromium = _chromium()
@@ -330,7 +342,12 @@ def test_guide_and_style_in_the_real_browser(served: Served, neo4j_server: Serve
                 drawn = svg.evaluate("""svg => [...svg.querySelectorAll('g.relationship')].map(g => ({
                     fills: [...g.querySelectorAll('path')].map(p => (p.getAttribute('fill') || '').toLowerCase()),
                     caption: [...g.querySelectorAll('text')].map(t => t.textContent).join(' ').trim()}))""")
+                node_captions = svg.evaluate("""svg => [...svg.querySelectorAll('g.node')].map(g =>
+                    [...g.querySelectorAll('text')].map(t => t.textContent).join('').trim())""")
+                _dismiss_usage_banner(page)
+                page.mouse.move(0, 0)  # no hover highlight in the picture
                 page.screenshot(path=str(png))
+                frame.screenshot(path=str(png.with_name("browser_guide_frame.png")))
             except Exception:
                 page.screenshot(path=str(tmp_path / "browser_guide.error.png"))
                 print(f"the page as it was: {tmp_path / 'browser_guide.error.png'}")
@@ -350,4 +367,11 @@ def test_guide_and_style_in_the_real_browser(served: Served, neo4j_server: Serve
     assert all(re.fullmatch(r"-?\d[\d.e+-]*", caption) for caption in shown), shown
     assert all(any(repr(row["score"]).startswith(caption) for row in written) for caption in shown), (shown, written)
     assert all(rel["caption"] != "" for rel in grey)  # facts keep their type as caption
+    # Entities are captioned by their name (long ones are cut to fit the circle).
+    with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
+        names = {row["name"] for row in graph.query(
+            f"MATCH (h)-[:{graph_names.PREDICTED}]->(t) UNWIND [h.name, t.name] AS name RETURN DISTINCT name")}
+    assert len(node_captions) == len(names), (node_captions, names)
+    assert all(any(name.startswith(caption.rstrip("…")) for name in names) for caption in node_captions), \
+        (node_captions, names)
     assert png.is_file() and png.stat().st_size > 20_000
