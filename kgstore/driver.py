@@ -8,6 +8,7 @@ goes through, so batching and progress are done in a single place.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -284,8 +285,12 @@ def _start_hint(settings: ConnectionSettings) -> str:
 
 
 def _driver_text(exc: BaseException) -> str:
-    """The first line of a driver error, short enough for a one-line message."""
-    text = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
+    """A driver error in one short line: the socket's reason when it gives one ("[Errno 111]
+    Connection refused"), else its message with the whitespace folded."""
+    text = " ".join(str(getattr(exc, "message", None) or exc or type(exc).__name__).split())
+    reason = re.search(r"\(reason (.+?)\)$", text)
+    if reason:
+        return reason.group(1)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
