@@ -97,6 +97,15 @@ def test_db15k_by_name_keeps_its_own_namespace(data_dir: Path) -> None:
     assert type(dataset) is DB15K and dataset.namespace == "db15k"
 
 
+def test_another_openke_folder_is_not_filed_as_db15k(tmp_path: Path) -> None:
+    folder = write_openke(tmp_path / "not-db15k")
+    with pytest.raises(KgstoreError) as caught:
+        open_dataset("db15k", source=folder)
+    assert caught.value.message == (f"{folder} is an OpenKE folder but not db15k: its entity2id.txt declares "
+                                    "3 entities, db15k has 12,842")
+    assert f"kgstore sync {folder}" in (caught.value.hint or "")
+
+
 def test_an_incomplete_openke_folder_names_the_missing_files(tmp_path: Path) -> None:
     folder = write_openke(tmp_path / "partial")
     (folder / "test2id.txt").unlink()

@@ -70,6 +70,29 @@ class OpenKEFolder(Dataset):
 
     required_files = ("entity2id.txt", "relation2id.txt", "train2id.txt", "valid2id.txt", "test2id.txt")
 
+    @classmethod
+    def declared_entities(cls, root: Path) -> int | None:
+        """The entity count on the first line of ``entity2id.txt`` (None when unreadable)."""
+        try:
+            with (root / "entity2id.txt").open("rb") as handle:
+                first = handle.readline(64).strip()
+        except OSError:
+            return None
+        return int(first) if first.isdigit() else None
+
+    @classmethod
+    def mismatch(cls, root: Path) -> str | None:
+        """Why ``root`` is not this named dataset (all OpenKE folders share one layout), or None.
+
+        A folder whose ``entity2id.txt`` declares another entity count than ``expected`` is
+        some other graph: filing it under this dataset's namespace would mislabel it.
+        """
+        expected = cls.expected.get("entities")
+        declared = cls.declared_entities(root)
+        if not cls.name or expected is None or declared is None or declared == expected:
+            return None
+        return f"its entity2id.txt declares {declared:,} entities, {cls.name} has {expected:,}"
+
     @cached_property
     def _vocabulary(self) -> _Vocabulary:
         """Both id maps, read once per instance (the triple stream resolves ids through them)."""

@@ -141,6 +141,10 @@ def open_dataset(name_or_path: str, *, source: Path | None = None, namespace: st
         root = find_root(cls, source)
         if root is None:
             raise _not_found(cls, source)
+        if issubclass(cls, OpenKEFolder) and (why := cls.mismatch(root)):
+            raise KgstoreError(f"{root} is an OpenKE folder but not {cls.name}: {why}",
+                               hint=f"Import it under its own name: `kgstore sync {root}` (namespace "
+                                    f"{root.resolve().name!r}, or --namespace NS).")
         return cls(root, namespace=namespace, errors=errors, **options)
     path = Path(name_or_path).expanduser()
     if path.is_file():
