@@ -11,6 +11,13 @@ importable there.
 Example::
 
     python bench/gpu_check.py --snapshot bench/out/fb15k237 --max-seconds 150
+
+``--faiss`` instead checks the sidecar's GPU FAISS (issue 17): which backend
+:func:`trainer.sidecar.topk.faiss_backend` picks, that a ``TopK`` on the GPU returns the same
+answers as on the CPU for every decoder, and both search times. It exits 1 when CUDA is
+there but FAISS cannot use it (the faiss-gpu build is missing or sees no device)::
+
+    python bench/gpu_check.py --faiss
 """
 
 from __future__ import annotations
@@ -27,7 +34,68 @@ sys.path.insert(0, str(REPO / "bench"))
 import lp_bench  # noqa: E402
 
 
+def faiss_check(entities: int = 100_000, dim: int = 256, queries: int = 2_000, k: int = 10) -> int:
+    """GPU FAISS vs CPU FAISS on one random model per decoder; 0 when they agree (or no CUDA at all)."""
+    import os
+    import time
+
+    import faiss
+    import numpy as np
+    import torch
+
+    from trainer.config import TrainConfig
+    from trainer.decoders import DECODERS
+    from trainer.model import KGModel
+    from trainer.sidecar.topk import FAISS_BACKEND_ENV, TopK, faiss_backend
+
+    cuda = torch.cuda.is_available()
+    gpu_build = hasattr(faiss, "StandardGpuResources")
+    print(f"faiss {faiss.__version__}, GPU build: {gpu_build}, GPUs FAISS sees: "
+          f"{faiss.get_num_gpus() if gpu_build else 0}; torch {torch.__version__}, CUDA available: {cuda}"
+          + (f" ({torch.cuda.get_device_name(0)})" if cuda else ""))
+    backend = faiss_backend()
+    print(f"sidecar FAISS backend: {backend}")
+    if backend != "gpu":
+        if cuda:
+            print("FAIL: CUDA is available but FAISS runs on the CPU: pip uninstall -y faiss-cpu && "
+                  "pip install --force-reinstall --no-deps faiss-gpu (the `gpu` extra)")
+            return 1
+        print("no CUDA device: nothing to compare (the CPU backend is the right answer here)")
+        return 0
+    failures = 0
+    print(f"{'decoder':<10} {'agree':>7} {'cpu ms':>8} {'gpu ms':>8}  ({entities:,} entities, dim {dim}, "
+          f"{queries:,} queries, k {k})")
+    for name in sorted(DECODERS):
+        torch.manual_seed(0)
+        kwargs = {"p": 2} if name == "transe" else {}
+        config = TrainConfig(decoder=name, decoder_kwargs=kwargs, dim=dim, num_layers=0, reciprocal=True)
+        model = KGModel.from_config(config, num_entities=entities, num_relations=8).eval()
+        with torch.no_grad():
+            vectors = model.entity_vectors()
+        entity = torch.randint(0, entities, (queries,))
+        relation = torch.randint(0, 16, (queries,))
+        answers, millis = {}, {}
+        for wanted in ("cpu", "gpu"):
+            os.environ[FAISS_BACKEND_ENV] = wanted
+            topk = TopK(model, vectors, index="exact")
+            assert topk.backend == wanted, (topk.backend, wanted)
+            topk.search(entity[:10], relation[:10], k)  # warm-up
+            started = time.perf_counter()
+            answers[wanted] = topk.search(entity, relation, k)
+            millis[wanted] = 1000 * (time.perf_counter() - started)
+        os.environ.pop(FAISS_BACKEND_ENV, None)
+        same = np.mean([np.array_equal(c[0], g[0]) for c, g in zip(answers["cpu"], answers["gpu"], strict=True)])
+        close = all(np.allclose(c[1], g[1], rtol=1e-3, atol=1e-3)
+                    for c, g in zip(answers["cpu"], answers["gpu"], strict=True))
+        ok = same >= 0.99 and close  # near-ties may swap under float rounding
+        failures += not ok
+        print(f"{name:<10} {same:>7.1%} {millis['cpu']:>8.1f} {millis['gpu']:>8.1f}  {'ok' if ok else 'FAIL'}")
+    return 1 if failures else 0
+
+
 def main() -> None:
+    if "--faiss" in sys.argv[1:]:
+        sys.exit(faiss_check())
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="fb15k-237", help="dataset name (fb15k-237, wn18rr, codex-s, ...)")
     parser.add_argument("--snapshot", type=Path, default=None, help="snapshot folder (default: build from files)")

@@ -17,6 +17,8 @@ OUT=${OUT:-bench/out/gpu}
 CAP=${SECONDS_CAP:-200}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+# The sidecar's FAISS on the GPU (issue 17): backend, CPU/GPU agreement per decoder, search times.
+python3 bench/gpu_check.py --faiss > "$OUT/faiss.txt" 2>&1 || echo "FAISS GPU check failed: see $OUT/faiss.txt"
 COMMON=(--max-seconds "$CAP" --epochs 1000 --loss 1-n-ce --optimizer adagrad --lr 0.1 --dropout 0
         --batch-size 1000 --eval-every 5 --threads 2)
 run() {  # name, then gpu_check.py arguments
