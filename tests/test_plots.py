@@ -62,3 +62,19 @@ def test_no_epoch_is_an_error_that_says_so(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no training epoch"):
         save_training_curves({"epochs": [], "validation": []}, tmp_path / "curves.png")
     assert not (tmp_path / "curves.png").exists()
+
+
+def test_a_multimodal_run_keeps_its_alignment_loss_and_draws_it(data_dir: Path, tmp_path: Path) -> None:
+    from tests.test_multimodal import movielens_subset
+
+    snapshot = movielens_subset(data_dir, 40)
+    snapshot.path = tmp_path  # the text and poster features are encoded into tmp_path/features
+    config = TrainConfig(dim=16, epochs=3, eval_every=1, num_threads=1, loss="1-n", modalities=["text", "image"],
+                         align_weight=0.5, seed=0)
+    train(snapshot, config, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    epochs = json.loads((tmp_path / "ckpt" / "metrics.json").read_text())["epochs"]
+    assert [row["epoch"] for row in epochs] == [1, 2, 3]
+    # The weighted alignment loss is part of the total loss, so it is positive and below it.
+    assert all(0 < row["align_loss"] < row["loss"] for row in epochs), epochs
+    with Image.open(Checkpoint(tmp_path / "ckpt").curves_path) as image:
+        assert image.size == (3 * PANEL_WIDTH_PX, 320)  # loss, validation MRR, alignment loss
