@@ -111,3 +111,29 @@ def test_vector_search_uses_the_search_clause_from_2026_01() -> None:
     assert node_vector_query("kg_x", search_clause=False).startswith("CALL db.index.vector.queryNodes")
     query = node_vector_query("kg`x", search_clause=True)
     assert query.startswith("CYPHER 25 MATCH (node) SEARCH node IN (VECTOR INDEX `kg``x` FOR $vector LIMIT $k)")
+
+
+def _fake_jdk(home: Path, version: str) -> Path:
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2026-01-01' >&2\n")
+    java.chmod(0o755)
+    return java
+
+
+def test_a_calendar_release_finds_an_installed_jdk_21(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kgstore.errors import PrerequisiteError
+    from kgstore.server import prerequisites
+
+    old = _fake_jdk(tmp_path / "jdk17", "17.0.15")
+    new = _fake_jdk(tmp_path / "jvm" / "jdk25", "25.0.3")
+    monkeypatch.setattr(prerequisites, "JDK_FOLDERS", (tmp_path / "jvm",))
+    monkeypatch.setenv("PATH", str(old.parent))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    assert prerequisites.check_java(17) == str(old)  # new enough: PATH's java
+    assert prerequisites.check_java(21) == str(new)  # too old on PATH: the newest installed JDK
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk17"))  # an explicit JAVA_HOME is taken as given
+    with pytest.raises(PrerequisiteError, match="Java 17; Neo4j 2026.08.1 needs Java 21") as caught:
+        prerequisites.check_java(21, what="Neo4j 2026.08.1")
+    assert str(tmp_path / "jvm" / "jdk25") in caught.value.hint
+    assert prerequisites.check_java(21, java_home=str(tmp_path / "jvm" / "jdk25")) == str(new)

@@ -78,21 +78,22 @@ def installed_jdks() -> list[tuple[int, Path]]:
 def check_java(min_major: int = MIN_JAVA, java_home: str | None = None, *, what: str = "Neo4j 5.26") -> str:
     """The java executable for a server needing Java ``min_major``, failing clearly when none is.
 
-    ``java_home`` (the home's setting) is used as given. Otherwise ``$JAVA_HOME`` / PATH,
-    and when that Java is too old, the newest installed JDK that is new enough.
+    ``java_home`` (the home's setting) and ``$JAVA_HOME`` are used as given: too old is an
+    error. ``java`` on PATH that is too old gives way to the newest installed JDK that is
+    new enough (:func:`installed_jdks`).
     """
     java = java_executable(java_home)
     major = java_major_version(java)
     if major >= min_major:
         return java
-    if not java_home:
-        for other_major, other_home in installed_jdks():
-            if other_major >= min_major:
-                return str(other_home / "bin" / "java")
+    newer = [home for other_major, home in installed_jdks() if other_major >= min_major]
+    if not java_home and not os.environ.get("JAVA_HOME") and newer:
+        return str(newer[0] / "bin" / "java")
+    found = f" ({newer[0]} is one)" if newer else ""
     raise PrerequisiteError(
         f"{java} is Java {major}; {what} needs Java {min_major} or newer.",
-        hint=f"Install a JDK {min_major}+ (e.g. Temurin, or `apt-get install openjdk-{min_major}-jre-headless`) and "
-        "give it with `kgstore server install --java-home DIR`, or point JAVA_HOME at it.",
+        hint=f"Give a JDK {min_major}+{found} with `kgstore server install --java-home DIR` or JAVA_HOME, or install "
+        f"one (e.g. Temurin, or `apt-get install openjdk-{min_major}-jre-headless`).",
     )
 
 
