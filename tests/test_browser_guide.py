@@ -172,9 +172,10 @@ def test_style_is_served_with_cors_and_styles_kgstore_names(served: Served) -> N
     assert predicted["color"] == PREDICTED_COLOR and predicted["caption"] == "{score}"
     assert predicted["color"] != rules["relationship"]["color"]  # facts keep the default grey
     # Later rules win in the Browser: the generated-image rule must follow the image rule, in another colour.
-    order = list(rules)
-    assert order.index("node.GeneratedImage") > order.index(f"node.{graph_names.IMAGE}")
-    assert rules["node.GeneratedImage"]["color"] != rules[f"node.{graph_names.IMAGE}"]["color"]
+    order, generated = list(rules), f"node.{graph_names.GENERATED_IMAGE}"
+    assert order.index(generated) > order.index(f"node.{graph_names.IMAGE}")
+    assert rules[generated]["color"] != rules[f"node.{graph_names.IMAGE}"]["color"]
+    assert rules[f"relationship.{graph_names.GENERATED}"]["color"] == rules[generated]["color"]
 
 
 def test_every_query_of_the_guide_runs_in_neo4j(served: Served, neo4j_server: ServerUnderTest) -> None:

@@ -9,8 +9,8 @@
 - ``GET /style.grass``: a Browser style (``:style http://localhost:<port>/style.grass``):
   entities captioned by ``name``, predicted edges orange (:data:`PREDICTED_COLOR`) and
   captioned by their score, the data's images green, generated images (their extra label
-  :data:`GENERATED_IMAGE`) violet. GraSS styles by label and type only, so a generated
-  image is told apart by that label, not by its ``generated`` property.
+  ``GeneratedImage``) and the edges to them violet. GraSS styles by label and type only, so
+  a generated image is told apart by that label, not by its ``generated`` property.
 
 The Browser fetches both with ``fetch()`` from its own origin (``http://127.0.0.1:7474``
 for the managed server), so each answer carries CORS headers, and ``OPTIONS`` answers the
@@ -44,7 +44,6 @@ from trainer.sidecar.model_store import LoadedModel, ModelStore, NoModel
 ASSETS = Path(__file__).resolve().parent / "browser_assets"
 GUIDE_TEMPLATE = ASSETS / "guide.html"
 STYLE_TEMPLATE = ASSETS / "kgstore.grass"
-GENERATED_IMAGE = "GeneratedImage"  # the extra label of (:Image {generated: true}) nodes, for the style
 PREDICTED_COLOR = "#F76707"  # predicted edges in the kgstore style (facts keep the Browser's grey)
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -99,7 +98,8 @@ def guide_examples(loaded: LoadedModel) -> GuideExamples:
 def _names() -> dict[str, str]:
     return {"ENTITY": graph_names.ENTITY, "IMAGE": graph_names.IMAGE, "KG_MODEL": graph_names.KG_MODEL,
             "PREDICTED": graph_names.PREDICTED, "HAS_IMAGE": graph_names.HAS_IMAGE,
-            "GENERATED_IMAGE": GENERATED_IMAGE}
+            "GENERATED_IMAGE": graph_names.GENERATED_IMAGE, "GENERATED": graph_names.GENERATED,
+            "NOT_FACTS": "[" + ", ".join(cypher_string(name) for name in graph_names.NOT_FACTS) + "]"}
 
 
 def render_guide(examples: GuideExamples, *, style_url: str) -> str:
