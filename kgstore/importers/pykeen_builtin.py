@@ -46,6 +46,21 @@ class PyKEENBuiltin(TripleFolder):
                                hint="Reinstall it with `pip install --force-reinstall pykeen`.")
         return folder
 
+    def entities(self) -> Iterator[EntityRecord]:
+        """Every entity of the splits, named by its id made readable (``amino_acid`` -> ``amino acid``):
+        the files have ids only, and a name is what the Browser captions and the text encoder reads."""
+        properties = self.literals()
+        seen: dict[str, None] = {}
+        for triple in self.triples():
+            seen.setdefault(triple.head)
+            seen.setdefault(triple.tail)
+        for entity in [*seen, *(e for e in properties if e not in seen)]:
+            yield EntityRecord(entity, name=entity.replace("_", " "), properties=properties.get(entity, {}))
+
+    def literals(self) -> dict[str, dict[str, int | float]]:
+        """Numeric attributes by entity (none unless the dataset ships them)."""
+        return {}
+
 
 class Nations(PyKEENBuiltin):
     """Nations: relations between 14 countries (Rummel's Dimensionality of Nations)."""
@@ -58,11 +73,11 @@ class Nations(PyKEENBuiltin):
     expected: ClassVar[dict[str, int]] = {"entities": 14, "relations": 55, "train": 1_592, "valid": 199,
                                           "test": 201}
 
-    def entities(self) -> Iterator[EntityRecord]:
-        """Countries with numeric literals (``area``, ``population``) as properties."""
+    def literals(self) -> dict[str, dict[str, int | float]]:
+        """Countries' numeric literals (``area``, ``population``), kept as properties."""
         path = self.root / "literals.txt"
         if not path.exists():
-            return
+            return {}
         properties: dict[str, dict[str, int | float]] = {}
         for number, (entity, attribute, value) in read_rows(path, self.errors, min_columns=3, max_columns=3):
             try:
@@ -76,8 +91,7 @@ class Nations(PyKEENBuiltin):
             values = properties.setdefault(entity.strip(), {})
             if values.setdefault(attribute.strip(), parsed) != parsed:
                 self.errors.report(path, number, f"{entity} has a second, different {attribute}: {value}")
-        for entity, values in properties.items():
-            yield EntityRecord(entity, properties=values)
+        return properties
 
 
 class Kinships(PyKEENBuiltin):
