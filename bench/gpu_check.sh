@@ -41,4 +41,12 @@ if [ "${GENERATION:-1}" = 1 ]; then
     --gen-max-seconds "${GEN_SECONDS:-240}" --gen-epochs 3 --batch-size 64 --lr 1e-3 --limit 200 \
     --out "$OUT/generation" > "$OUT/generation.txt" 2>&1
 fi
+# Image generation (issue 14): MovieLens-100K posters, a structure-only KG model, the full-width
+# UNet at 64x64 trained for IMAGE_SECONDS on the GPU, then FD/KID against held-out posters, genre
+# mAP and retrieval rank (two seeds per held-out movie, 50 DDIM steps). Under 10 minutes in all.
+if [ "${IMAGES:-1}" = 1 ]; then
+  python3 bench/generation_bench.py --image --device cuda --size 64 --kg-max-seconds 60 \
+    --image-max-seconds "${IMAGE_SECONDS:-420}" --image-batch 128 --image-lr 3e-4 --sample-steps 50 --seeds 2 \
+    --out "$OUT/images" > "$OUT/images.txt" 2>&1
+fi
 for f in "$OUT"/*.txt; do echo "== $f"; grep -v "^\s*$" "$f" | grep -iv "warn" | tail -6; done
