@@ -261,7 +261,7 @@ def evaluate_image_generator(home: KgstoreHome, *, model: str = "default", sampl
     held = set(generator.heldout)
     train_keys = sorted(k for k in images if k not in held)
     size = generator.size
-    encoder = image_encoder("efficientnet-lite0", device="cpu")
+    encoder = image_encoder("efficientnet-lite0", device=str(next(generator.decoder.parameters()).device))
 
     def features(pixels: np.ndarray | list[np.ndarray]) -> np.ndarray:
         return encoder.encode_images([Image.fromarray(p, mode="RGB") for p in pixels], progress=progress)
