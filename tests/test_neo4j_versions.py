@@ -83,7 +83,7 @@ def test_transfer_lines_are_counted() -> None:
     assert [count.feed(line) for line in lines] == [False, True, True, True, False]
     assert (count.poms, count.jars, count.other) == (1, 1, 1)
     assert count.megabytes == pytest.approx(0.0042 + 1.5 + 0.000812)
-    assert "1 POMs, 1/~300 jars" in count.describe(300)
+    assert "1 POMs, 1/~215 jars" in count.describe(215)
 
 
 def test_maven_output_is_logged_and_counted(tmp_path: Path) -> None:
