@@ -78,6 +78,29 @@ def test_genre_classifier_scores_informative_features_above_noise() -> None:
     assert informed > 0.9 and noise < informed - 0.2
 
 
+def test_the_condition_decides_the_picture() -> None:
+    """Two conditions, two solid colours: each conditional sample takes its own colour (a UNet that
+    ignored its condition, as a noise-predicting one did here, draws their average for both)."""
+    from trainer.generators.image import build_decoder, sample, train_decoder
+
+    torch.manual_seed(0)
+    config = ImageGeneratorConfig(size=32, channels=(16, 32), max_steps=200, batch_size=16, lr=1e-3,
+                                  warmup_steps=20)
+    red, blue = np.array([230, 30, 30]), np.array([0, 40, 220])
+    pixels = np.zeros((32, 3, 32, 32), dtype=np.uint8)
+    pixels[:16] = red[:, None, None]
+    pixels[16:] = blue[:, None, None]
+    conditions = np.zeros((32, 2), dtype=np.float32)
+    conditions[:16, 0] = conditions[16:, 1] = 1.0
+    decoder = build_decoder(config, 2)
+    log, _ = train_decoder(decoder, pixels, conditions, config, progress=False)
+    assert np.mean(log.losses[-20:]) < np.mean(log.losses[:20]) / 5
+    drawn = sample(decoder, np.eye(2, dtype=np.float32), seeds=[0, 1], steps=20, guidance=2.0, config=config)
+    colours = drawn.reshape(2, -1, 3).mean(1)
+    for colour, own, other in zip(colours, (red, blue), (blue, red), strict=True):
+        assert np.abs(colour - own).sum() < np.abs(colour - other).sum() / 2, colours
+
+
 def test_heldout_entities_are_seeded_and_capped() -> None:
     keys = [f"m{i}" for i in range(300)]
     first = heldout_keys(keys, ImageGeneratorConfig(heldout=50, seed=3))

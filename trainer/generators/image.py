@@ -11,12 +11,16 @@ embedding):
 
 with :math:`v_e` the entity's vector from the KG model (the fused one for a multimodal
 model) and :math:`t_e` the frozen text encoder's feature of its name and description. The
-UNet is trained from scratch on the graph's own images (DDPM, Ho et al. 2020: predict the
-noise added at a random step of a cosine schedule) with classifier-free guidance (Ho &
-Salimans 2022): for ``cond_drop`` of the examples the condition is replaced by a learned
-null condition, so one network learns both :math:`\\epsilon(x_t, c)` and
-:math:`\\epsilon(x_t, \\varnothing)`, and sampling follows
-:math:`\\epsilon(x_t, \\varnothing) + g\\,(\\epsilon(x_t, c) - \\epsilon(x_t, \\varnothing))`.
+UNet is trained from scratch on the graph's own images (DDPM, Ho et al. 2020, on a cosine
+schedule) to predict the velocity :math:`v = \\sqrt{\\bar\\alpha_t}\\,\\epsilon - \\sqrt{1-\\bar\\alpha_t}\\,x_0`
+(Salimans & Ho 2022) rather than the noise: at the noisiest steps, where only the condition
+can tell one poster from another, the noise target barely depends on the image and a
+noise-predicting UNet learns to ignore its condition there (measured: on two solid colours it
+drew their average, while the v-predicting one drew each colour). Classifier-free guidance
+(Ho & Salimans 2022): for ``cond_drop`` of the examples the condition is replaced by a
+learned null condition, so one network learns both :math:`v(x_t, c)` and
+:math:`v(x_t, \\varnothing)`, and sampling follows
+:math:`v(x_t, \\varnothing) + g\\,(v(x_t, c) - v(x_t, \\varnothing))`.
 Samples come from the exponential moving average of the weights (EMA) with DDIM (Song et
 al. 2021) in a few tens of steps. Images are whole posters squeezed to ``size × size``
 (not cropped: a poster's title and figure are both kept).
@@ -161,7 +165,7 @@ def schedulers(config: ImageGeneratorConfig) -> tuple[Any, Any]:
     from diffusers import DDIMScheduler, DDPMScheduler
 
     ddpm = DDPMScheduler(num_train_timesteps=config.train_timesteps, beta_schedule="squaredcos_cap_v2",
-                         prediction_type="epsilon", clip_sample=True)
+                         prediction_type="v_prediction", clip_sample=True)
     return ddpm, DDIMScheduler.from_config(ddpm.config)
 
 
@@ -229,7 +233,8 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
             embedded = decoder.embed(cond[rows], len(rows))
             drop = (torch.rand(len(rows), generator=generator) < config.cond_drop).to(device)
             embedded = torch.where(drop[:, None], decoder.null.expand_as(embedded), embedded)
-            loss = torch.nn.functional.mse_loss(decoder(noisy, steps, embedded), noise)
+            target = ddpm.get_velocity(clean, noise, steps)
+            loss = torch.nn.functional.mse_loss(decoder(noisy, steps, embedded), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
@@ -289,11 +294,11 @@ def sample(decoder: Any, conditions: np.ndarray | None, *, count: int | None = N
             for t in ddim.timesteps:
                 model_in = torch.cat([x, x]) if guided else x
                 timestep = torch.full((len(model_in),), int(t), device=device, dtype=torch.long)
-                eps = decoder(model_in, timestep, embedded)
+                v = decoder(model_in, timestep, embedded)
                 if guided:
-                    conditional, unconditional = eps.chunk(2)
-                    eps = unconditional + guidance * (conditional - unconditional)
-                x = ddim.step(eps, t, x, eta=0.0).prev_sample
+                    conditional, unconditional = v.chunk(2)
+                    v = unconditional + guidance * (conditional - unconditional)
+                x = ddim.step(v, t, x, eta=0.0).prev_sample
             pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
             out[start:start + len(rows)] = pixels
             bar.update(len(rows))
