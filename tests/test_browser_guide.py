@@ -250,7 +250,7 @@ def _chromium() -> str:
         message = f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM)"
         if in_ci():
             pytest.fail(f"CI must run every test, but {message}")
-        pytest.skip(message)
+        pytest.skip(reason=message)
     return CHROMIUM
 
 
