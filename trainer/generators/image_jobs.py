@@ -30,7 +30,7 @@ from trainer.generators.image import (
     to_pixels,
     train_decoder,
 )
-from trainer.generators.jobs import kg_checkpoint
+from trainer.generators.jobs import kg_checkpoint, latest_generator_folder
 
 IMAGE = "image"
 HELDOUT_SHARE = 0.1  # at most this share of the entities with an image is held out
@@ -200,11 +200,7 @@ class ImageGenerator:
 
     @classmethod
     def latest(cls, home: KgstoreHome, model: str, **kwargs: Any) -> ImageGenerator:
-        folder = home.latest_generator(model, IMAGE)
-        if folder is None:
-            raise KgstoreError(f"no image generator is trained for model {model!r}",
-                               hint=f"Train one: kgstore generators train image --model {model}")
-        return cls.load(folder, **kwargs)
+        return cls.load(latest_generator_folder(home, model, IMAGE), **kwargs)
 
     @property
     def size(self) -> int:

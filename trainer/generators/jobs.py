@@ -44,6 +44,15 @@ def kg_checkpoint(home: KgstoreHome, model: str) -> Path:
     return checkpoint
 
 
+def latest_generator_folder(home: KgstoreHome, model: str, kind: str) -> Path:
+    """The latest ``kind`` generator of ``model``, or an error saying how to train one."""
+    folder = home.latest_generator(model, kind)
+    if folder is None:
+        raise KgstoreError(f"no {kind} generator is trained for model {model!r}",
+                           hint=f"Train one: kgstore generators train {kind} --model {model}")
+    return folder
+
+
 def entity_texts(snapshot: Any, keys: list[str], config: TextGeneratorConfig) -> list[EntityText]:
     """Name, verbalised facts and description of each of ``keys`` (in that order) from a snapshot."""
     names = snapshot.entity_text.get("name") or [None] * snapshot.num_entities
@@ -167,11 +176,7 @@ class TextGenerator:
 
     @classmethod
     def latest(cls, home: KgstoreHome, model: str, **kwargs: Any) -> TextGenerator:
-        folder = home.latest_generator(model, TEXT)
-        if folder is None:
-            raise KgstoreError(f"no text generator is trained for model {model!r}",
-                               hint=f"Train one: kgstore generators train text --model {model}")
-        return cls.load(folder, **kwargs)
+        return cls.load(latest_generator_folder(home, model, TEXT), **kwargs)
 
     def unknown(self, keys: list[str]) -> list[str]:
         return [key for key in keys if key not in self.index]
