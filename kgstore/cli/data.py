@@ -214,6 +214,52 @@ def datasets_download(name: str, dest: Path | None) -> None:
 
 
 
+@datasets.command("synth", context_settings=CONTEXT)
+@click.argument("out", type=click.Path(path_type=Path), metavar="OUT/")
+@click.option("--triples", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Distinct triples in all splits together.")
+@click.option("--entities", type=click.IntRange(min=2), metavar="N",
+              help="Entities (each one heads at least one train triple). [default: triples / 10]")
+@click.option("--relations", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Relation types (each one used in train).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed: the same options give the same bytes.")
+@click.option("--valid-fraction", type=float, default=0.05, show_default=True,
+              help="Share of the triples held out for validation.")
+@click.option("--test-fraction", type=float, default=0.05, show_default=True,
+              help="Share of the triples held out for testing.")
+@click.option("--exponent", type=float, default=0.8, show_default=True,
+              help="Zipf exponent of entity and relation popularity (0: uniform; larger: heavier hubs).")
+@json_option
+def datasets_synth(out: Path, triples: int, entities: int | None, relations: int, seed: int,
+                   valid_fraction: float, test_fraction: float, exponent: float, as_json: bool) -> None:
+    """Write a synthetic power-law graph to OUT/ as train.txt, valid.txt and test.txt.
+
+    Entities have types and each relation links one head type to one tail type; degrees and
+    relation frequencies follow Zipf's law. No triple repeats, and every entity and relation
+    of valid and test also appears in train. `kgstore sync OUT/` imports it (namespace: the
+    folder's name). See kgstore/importers/synth.py for how it is drawn.
+
+    \b
+    Example:
+      kgstore datasets synth g10m/ --triples 10000000 --relations 500 --seed 1
+      kgstore sync g10m/
+    """
+    from kgstore.importers.synth import SynthSpec, default_entities, write_synth
+
+    spec = SynthSpec(entities=entities if entities is not None else default_entities(triples),
+                     relations=relations, triples=triples, seed=seed, valid_fraction=valid_fraction,
+                     test_fraction=test_fraction, exponent=exponent)
+    result = write_synth(out, spec)
+    if as_json:
+        render.emit_json({"folder": str(result.folder), "entities": spec.entities, "relations": spec.relations,
+                          "triples_by_split": result.counts, "seconds": round(result.seconds, 3)})
+        return
+    splits = ", ".join(f"{split} {count:,}" for split, count in result.counts.items())
+    echo(f"Wrote {sum(result.counts.values()):,} triples ({splits}) over {spec.entities:,} entities and "
+         f"{spec.relations:,} relations to {out} in {result.seconds:.1f} s; import it with: kgstore sync {out}")
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dataset", "datasets", multiple=True, metavar="NS",
