@@ -1,0 +1,201 @@
+"""The recipe chooser: what ``kgstore train`` trains when no flag says otherwise.
+
+A recipe is a named set of :class:`~trainer.config.TrainConfig` fields. :func:`choose_recipe`
+is a pure function from the graph's statistics (:class:`GraphStats`) and the device to one
+recipe; :func:`apply_recipe` fills every field the user did not set with the recipe's value,
+so a flag typed on the command line (or a field in a ``--config`` file) always wins.
+
+The rule (the README's "Default recipes" table reproduces it):
+
+========  =========================================  ==================================================
+recipe    when                                       fields
+========  =========================================  ==================================================
+small     at most 1,000 entities                     ComplEx, dim 200, 1-N softmax CE, Adam lr 3e-3,
+                                                     batch 256, dropout 0.3, 300 epochs, patience 10
+medium    at most 200,000 training triples           ComplEx, dim 500 (1000 on CUDA), 1-N softmax CE,
+                                                     Adagrad lr 0.1, N3 0.05, dropout 0, batch 1000,
+                                                     400 epochs, patience 10
+large     more                                       as medium, dim 1000 (2000 on CUDA), 200 epochs,
+                                                     eval every 2 epochs, patience 5
+========  =========================================  ==================================================
+
+Every recipe is reciprocal (``r^-1`` for every relation). Modalities follow the data: when at
+least :data:`TEXT_FRACTION` of the entities have a description, the recipe trains with
+``modalities=["text"]``; on CUDA, when at least :data:`IMAGE_FRACTION` have an image,
+``"image"`` is added (on a CPU the image encoder costs minutes per thousand images, and
+images helped MovieLens's cold-start movies, not its warm links: ``--modalities text,image``
+asks for them). Names alone do not count as text: every dataset kgstore imports names its entities,
+often with the id made readable. On CUDA the device is the GPU (:func:`default_device`).
+
+Measured on this project's 2-core CPU with no flags (README, "Benchmarks"): UMLS, Kinships
+and CoDEx-S reach the published single-model results within 15 minutes each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trainer.config import TrainConfig
+
+if TYPE_CHECKING:
+    from trainer.snapshot import Snapshot
+
+SMALL_MAX_ENTITIES = 1_000
+MEDIUM_MAX_WORK = 500_000_000
+"""Train triples x entities (the scores one 1-N epoch computes) up to which a graph is medium."""
+TEXT_FRACTION = 0.25
+"""Share of entities with a description from which the default trains with their text."""
+IMAGE_FRACTION = 0.25
+"""Share of entities with an image from which the default trains with their images (on CUDA)."""
+AUTO = "auto"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    """What the chooser reads from a graph: its size and which modalities its entities have."""
+
+    num_entities: int
+    num_relations: int
+    num_train_triples: int
+    text_fraction: float = 0.0  # entities with a description
+    image_fraction: float = 0.0  # entities with at least one image
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> GraphStats:
+        count = max(snapshot.num_entities, 1)
+        descriptions = snapshot.entity_text.get("description") or []
+        described = sum(1 for text in descriptions if text and text.strip())
+        pictured = sum(1 for images in snapshot.entity_images or [] if images)
+        return cls(num_entities=snapshot.num_entities, num_relations=snapshot.num_relations,
+                   num_train_triples=int((snapshot.splits == 0).sum()),
+                   text_fraction=described / count, image_fraction=pictured / count)
+
+    @property
+    def work(self) -> int:
+        """Train triples x entities: the scores one epoch of 1-N training computes (per direction)."""
+        return self.num_train_triples * self.num_entities
+
+    def describe(self) -> str:
+        modalities = [f"{name} on {fraction:.0%}" for name, fraction in
+                      (("descriptions", self.text_fraction), ("images", self.image_fraction)) if fraction]
+        return (f"{self.num_entities:,} entities, {self.num_relations:,} relations, "
+                f"{self.num_train_triples:,} train triples, " + (", ".join(modalities) or "no text or images"))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of TrainConfig fields and the rule that picks it, in words."""
+
+    name: str
+    when: str
+    fields: Mapping[str, Any]
+
+
+_LARGE_GRAPH = {"decoder": "complex", "loss": "1-n-ce", "reciprocal": True, "optimizer": "adagrad", "lr": 0.1,
+                "regularization": 0.05, "dropout": 0.0, "batch_size": 1000, "num_layers": 0}
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
+    Recipe("small", f"at most {SMALL_MAX_ENTITIES:,} entities",
+           {"decoder": "complex", "dim": 200, "loss": "1-n-ce", "reciprocal": True, "optimizer": "adam", "lr": 3e-3,
+            "batch_size": 256, "dropout": 0.3, "regularization": 0.0, "num_layers": 0, "epochs": 300,
+            "patience": 10, "eval_every": 5}),
+    Recipe("medium", f"train triples x entities at most {MEDIUM_MAX_WORK // 1_000_000:,} million",
+           {**_LARGE_GRAPH, "dim": 500, "epochs": 400, "patience": 10, "eval_every": 5}),
+    Recipe("large", "larger",
+           {**_LARGE_GRAPH, "dim": 1000, "epochs": 200, "patience": 5, "eval_every": 2}),
+)}
+CUDA_DIM = {"small": 200, "medium": 1000, "large": 2000}
+"""A GPU affords wider vectors in the same time."""
+RECIPE_CHOICES = (AUTO, NONE, *RECIPES)
+"""What ``kgstore train --recipe`` takes."""
+
+
+@dataclass(frozen=True)
+class ChosenRecipe:
+    """The recipe a run trains with: its name, the fields it set and those the user's flags kept."""
+
+    name: str
+    stats: GraphStats
+    device: str
+    fields: dict[str, Any]  # the recipe's values, modalities and device included
+    applied: tuple[str, ...]  # fields that took the recipe's value
+    overridden: tuple[str, ...]  # fields the user set to another value than the recipe's
+
+    def line(self) -> str:
+        """One line for the console: which recipe, why, and which of its fields the user's flags replaced."""
+        shown = ", ".join(f"{name} {_short(self.fields[name])}" for name in self.applied if name not in _QUIET)
+        kept = f"; yours: {', '.join(self.overridden)}" if self.overridden else ""
+        return f"recipe {self.name} ({self.stats.describe()}; {self.device}): {shown or 'all fields yours'}{kept}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "device": self.device, "stats": dataclasses.asdict(self.stats),
+                "fields": dict(self.fields), "applied": list(self.applied), "overridden": list(self.overridden)}
+
+
+def choose_recipe(stats: GraphStats, device: str = "cpu") -> tuple[Recipe, dict[str, Any]]:
+    """The recipe for a graph of ``stats`` on ``device``, and its fields for that graph and device.
+
+    Pure: the same statistics and device always give the same answer.
+    """
+    if stats.num_entities <= SMALL_MAX_ENTITIES:
+        recipe = RECIPES["small"]
+    elif stats.work <= MEDIUM_MAX_WORK:
+        recipe = RECIPES["medium"]
+    else:
+        recipe = RECIPES["large"]
+    fields = dict(recipe.fields)
+    on_gpu = device.startswith("cuda")
+    if on_gpu:
+        fields["dim"] = CUDA_DIM[recipe.name]
+    fields["device"] = device
+    fields["modalities"] = ["text"] if stats.text_fraction >= TEXT_FRACTION else []
+    if on_gpu and stats.image_fraction >= IMAGE_FRACTION:
+        fields["modalities"].append("image")
+    return recipe, fields
+
+
+def apply_recipe(config: TrainConfig, explicit: Collection[str], stats: GraphStats, *,
+                 device: str | None = None, recipe: str = AUTO) -> tuple[TrainConfig, ChosenRecipe | None]:
+    """``config`` with every field not in ``explicit`` taken from the chosen recipe.
+
+    ``explicit`` names the fields the user set (flags, a config file's fields); they keep
+    their values. ``device`` is the device to choose for when the user gave none
+    (:func:`default_device`); ``recipe`` is ``"auto"`` (choose by the graph), a recipe name
+    (that one), or ``"none"`` (``config`` as it is).
+    """
+    if recipe == NONE:
+        return config, None
+    if recipe != AUTO and recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}: use auto, none or one of {', '.join(RECIPES)}")
+    device = config.device if "device" in explicit else (device or config.device)
+    chosen, fields = choose_recipe(stats, device)
+    if recipe != AUTO:
+        chosen = RECIPES[recipe]
+        fields = {**fields, **chosen.fields}
+        if device.startswith("cuda"):
+            fields["dim"] = CUDA_DIM[chosen.name]
+    values = config.to_dict()
+    applied = tuple(name for name in fields if name not in explicit)
+    overridden = tuple(name for name in fields if name in explicit and values[name] != fields[name])
+    values.update({name: fields[name] for name in fields if name not in explicit})
+    return TrainConfig.from_dict(values), ChosenRecipe(chosen.name, stats, device, fields, applied, overridden)
+
+
+def default_device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_QUIET = ("device", "reciprocal", "num_layers", "eval_every")  # said elsewhere in the line, or always the same
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
