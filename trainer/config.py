@@ -27,6 +27,8 @@ LOSSES = (*ONE_TO_N_LOSSES, "nssa")
 OPTIMIZERS = ("adam", "adagrad")
 MODALITIES = ("text", "image")
 DEVICES = ("cpu", "cuda")
+SAMPLERS = ("auto", "full", "neighbor")
+"""R-GCN message passing per step: chosen by graph size, whole graph, or sampled subgraphs."""
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 YAML_HINT = "pip install pyyaml"
 TOML_WRITER_HINT = "pip install tomli-w"
@@ -80,10 +82,21 @@ class TrainConfig:
     Hardware:
         device: ``"cpu"`` or ``"cuda"``.
         amp: bfloat16 autocast on CUDA (ignored on CPU).
-        full_batch: message passing over the whole graph each step (True), over sampled
-            subgraphs (False), or decided by :func:`trainer.train.choose_full_batch` (None).
+        sampler: how R-GCN steps pass messages. ``"full"``: over the whole graph every
+            step; ``"neighbor"``: over a subgraph sampled around the batch's entities
+            (``fanout`` per layer, :mod:`trainer.sampling`), so a step costs batch x fan-out
+            whatever the graph's size; ``"auto"`` (default) decides by graph size
+            (:func:`trainer.train.choose_full_batch`): full while the graph has at most
+            ``trainer.train.FULL_GRAPH_MAX_TRIPLES`` training triples and the full step's
+            activations fit ``full_batch_max_bytes``, neighbour sampling above. Plain
+            embeddings (``num_layers=0``) pass no messages and ignore it.
+        full_batch: the older spelling of ``sampler`` (True = ``"full"``, False =
+            ``"neighbor"``), read from old config files and moved into ``sampler``.
         full_batch_max_bytes: the size rule's budget for full-batch activations.
-        fanout: neighbours sampled per entity and layer in mini-batch mode.
+        fanout: neighbours sampled per entity for each layer, nearest hop first
+            (``[10, 5]``: 10 in-edges of each batch entity, then 5 of each of those); a
+            single number applies to every layer, and layers past the list's end reuse
+            its last number. Only the neighbour sampler reads it.
         num_threads: torch CPU threads; None = ``$KGSTORE_NUM_THREADS`` or the CPU count.
     """
 
@@ -122,9 +135,10 @@ class TrainConfig:
 
     device: str = "cpu"
     amp: bool = True
+    sampler: str = "auto"
     full_batch: bool | None = None
     full_batch_max_bytes: int = 2 * 1024**3
-    fanout: int = 10
+    fanout: list[int] | int = field(default_factory=lambda: [10, 5])
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -151,6 +165,23 @@ class TrainConfig:
             problems.append(f"modalities {unknown} (use {' and/or '.join(MODALITIES)})")
         if self.align_weight < 0 or self.align_batch_size < 2:
             problems.append("align_weight must be >= 0 and align_batch_size >= 2")
+        if self.full_batch is not None:  # the older spelling
+            implied = "full" if self.full_batch else "neighbor"
+            if self.sampler not in ("auto", implied):
+                problems.append(f"full_batch={self.full_batch} with sampler {self.sampler!r} (give sampler only)")
+            self.sampler, self.full_batch = implied, None
+        if self.sampler not in SAMPLERS:
+            problems.append(f"sampler {self.sampler!r} (use one of {', '.join(SAMPLERS)})")
+        if isinstance(self.fanout, str):  # "10,5"
+            try:
+                self.fanout = [int(n) for n in self.fanout.split(",")]
+            except ValueError:
+                pass  # reported below
+        if isinstance(self.fanout, int) and not isinstance(self.fanout, bool):
+            self.fanout = [self.fanout]
+        if not (isinstance(self.fanout, list) and self.fanout
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.fanout)):
+            problems.append(f"fanout {self.fanout!r} (a list of neighbours per layer, each >= 1, e.g. [10, 5])")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"label_smoothing {self.label_smoothing} (must be in [0, 1))")
         if problems:
@@ -191,33 +222,13 @@ class TrainConfig:
         its default.
         """
         path = Path(path)
-        suffix = _suffix(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(f"config file {path} does not exist") from exc
-        if suffix == ".toml":
-            import tomllib
+        return cls.from_dict(_read_values(path), source=path)
 
-            try:
-                values = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"{path} is not valid TOML: {exc}") from exc
-        elif suffix == ".json":
-            try:
-                values = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-        else:
-            yaml = _import_yaml(path)
-            try:
-                values = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-            values = {} if values is None else values  # an empty file: every default
-        if isinstance(values, dict):
-            values = _check_types(values, path)
-        return cls.from_dict(values, source=path)
+    @classmethod
+    def file_fields(cls, path: Path | str) -> list[str]:
+        """The names of the fields a config file sets (the others take their defaults, or a recipe's)."""
+        values = _read_values(Path(path))
+        return sorted(values) if isinstance(values, dict) else []
 
     def save(self, path: Path | str) -> None:
         """Write the config to ``path`` in the format its suffix names (``.toml``, ``.yaml``/``.yml``, ``.json``).
@@ -243,6 +254,37 @@ class TrainConfig:
         else:
             text = _import_yaml(path).safe_dump(values, sort_keys=True)
         path.write_text(text, encoding="utf-8")
+
+
+def _read_values(path: Path) -> Any:
+    """A config file's values with the types of their fields (a mapping, unless the file is malformed)."""
+    suffix = _suffix(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"config file {path} does not exist") from exc
+    if suffix == ".toml":
+        import tomllib
+
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    elif suffix == ".json":
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+    else:
+        yaml = _import_yaml(path)
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+        values = {} if values is None else values  # an empty file: every default
+    if isinstance(values, dict):
+        values = _check_types(values, path)
+    return values
 
 
 def _suffix(path: Path) -> str:

@@ -33,11 +33,14 @@ class TrainJob:
 def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default",
                 config: TrainConfig | None = None, snapshot: Path | None = None,
                 namespaces: list[str] | None = None, refresh: bool = False, resume: Path | None = None,
-                write_back: bool = True, similarity: str = "cosine", progress: bool = True) -> TrainJob:
+                write_back: bool = True, similarity: str = "cosine", progress: bool = True,
+                nproc: int = 1) -> TrainJob:
     """Train ``model`` on the graph (or a snapshot folder) and write its vectors back.
 
     The run gets a new checkpoint folder in the home (``resume`` continues one instead),
-    and the model's ``latest`` link points at it once training has finished.
+    and the model's ``latest`` link points at it once training has finished. ``nproc > 1``
+    trains with that many DDP processes (:mod:`trainer.distributed`); the export before and
+    the write-back after run here, once.
     """
     check_model_name(model)
     if write_back:
@@ -49,7 +52,7 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
                            hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
     checkpoint = Path(resume) if resume is not None else home.new_checkpoint_dir(model)
     result = train(data, config or TrainConfig(), checkpoint_dir=checkpoint, resume=resume is not None,
-                   progress=progress)
+                   progress=progress, nproc=nproc)
     Checkpoint(checkpoint).mark_latest(home.latest_link(model))
     written = None
     if write_back:

@@ -1,10 +1,22 @@
 """Mini-batch message passing: sampled ``L``-hop subgraphs around a batch's entities.
 
-Equivalent to PyG's ``NeighborLoader`` / ``LinkNeighborLoader`` sampling (GraphSAGE
-style, Hamilton et al. 2017): starting from the seed entities, each hop keeps at most
-``fanout`` incoming edges per frontier entity, drawn uniformly with replacement and then
-deduplicated. Implemented on a CSR of the message graph in plain torch, so it needs
-neither ``pyg-lib`` nor ``torch-sparse`` (PyG's samplers require one of them).
+The sampling of PyG's ``NeighborLoader`` / ``LinkNeighborLoader`` (GraphSAGE style,
+Hamilton et al. 2017, https://arxiv.org/abs/1706.02216): starting from the seed
+entities, hop ``i`` keeps at most ``fanout[i]`` incoming edges of each frontier entity,
+drawn uniformly with replacement and then deduplicated (an entity with at most
+``fanout[i]`` in-edges keeps them all), and the entities those edges come from form the
+next frontier. A step's subgraph therefore holds at most ``seeds x (f_0 + f_0 f_1 + ...)``
+edges, whatever the size of the graph. When every fan-out covers the largest in-degree,
+the subgraph holds every in-edge of every entity within ``L - 1`` hops of the seeds, and
+an ``L``-layer R-GCN gives the seeds exactly their full-graph vectors (tested).
+
+.. note:: Why not PyG's loaders themselves: with torch-geometric 2.8 on this project's
+   torch (2.15), ``NeighborLoader`` raises ``ImportError: 'NeighborSampler' requires either
+   'pyg-lib' or 'torch-sparse'`` (checked). pyg-lib publishes its wheels only on PyG's own
+   index, not on PyPI, and torch-sparse is a source-only package on PyPI that compiles C++
+   against the installed torch (long on a laptop, and each torch upgrade breaks it). This
+   module samples the same way on a CSR of the message graph in plain torch (a few
+   vectorised ops per hop), so ``pip install kgstore[train]`` is enough.
 """
 
 from __future__ import annotations
@@ -25,32 +37,38 @@ class NeighborSampler:
         self.num_entities = num_entities
         self._local = torch.full((num_entities,), -1, dtype=torch.long)
 
-    def sample(self, seeds: Tensor, *, num_hops: int, fanout: int,
+    def sample(self, seeds: Tensor, *, num_hops: int, fanout: int | list[int] | tuple[int, ...],
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """``(nodes [n], edge_index [2, m], edge_type [m])`` of the sampled subgraph.
 
-        ``nodes`` starts with the unique ``seeds`` in sorted order; ``edge_index`` holds
-        local positions into ``nodes``.
+        ``fanout`` gives the in-edges kept per entity at each hop, nearest hop first (one
+        number: every hop; hops past the list's end reuse its last number). ``nodes``
+        starts with the unique ``seeds`` in sorted order; ``edge_index`` holds local
+        positions into ``nodes``.
         """
+        fanouts = [fanout] if isinstance(fanout, int) else list(fanout)
+        if not fanouts or min(fanouts) < 1:
+            raise ValueError(f"fanout must be a positive number or a list of them, got {fanout!r}")
         nodes = torch.unique(seeds.cpu())
         frontier, edges = nodes, []
         seen = torch.zeros(self.num_entities, dtype=torch.bool)
         seen[nodes] = True
-        for _ in range(num_hops):
+        for depth in range(num_hops):
+            width = fanouts[min(depth, len(fanouts) - 1)]
             degree = self.indptr[frontier + 1] - self.indptr[frontier]
             has = degree > 0
             frontier, degree = frontier[has], degree[has]
             if frontier.numel() == 0:
                 break
-            draws = torch.rand(frontier.numel(), fanout, generator=generator)
+            draws = torch.rand(frontier.numel(), width, generator=generator)
             picks = self.indptr[frontier][:, None] + (draws * degree[:, None]).long()
-            few = degree <= fanout  # small neighbourhoods: take them whole
+            few = degree <= width  # small neighbourhoods: take them whole
             whole = torch.repeat_interleave(self.indptr[frontier[few]], degree[few]) + (
                 torch.arange(int(degree[few].sum())) -
                 torch.repeat_interleave(degree[few].cumsum(0) - degree[few], degree[few]))
-            hop = torch.unique(torch.cat([picks[~few].reshape(-1), whole]))
-            edges.append(hop)
-            new = torch.unique(self.src[hop])
+            kept = torch.unique(torch.cat([picks[~few].reshape(-1), whole]))
+            edges.append(kept)
+            new = torch.unique(self.src[kept])
             new = new[~seen[new]]
             seen[new] = True
             nodes = torch.cat([nodes, new])

@@ -52,7 +52,7 @@ class ConfigOption(click.Option):
         if field.default is not dataclasses.MISSING:
             return field.default
         value = field.default_factory()  # type: ignore[misc]
-        return ",".join(value) if isinstance(value, list) else value
+        return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
 def config_option(*names: str, field: str, **kwargs: Any):  # noqa: ANN201 - a click decorator
@@ -69,6 +69,18 @@ def _parse_modalities(_ctx: click.Context, _param: click.Parameter, value: str |
     if bad:
         raise click.BadParameter(f"{', '.join(bad)}: use {', '.join(MODALITIES)} or {','.join(MODALITIES)}")
     return names
+
+
+def _parse_fanout(_ctx: click.Context, _param: click.Parameter, value: str | list[int]) -> list[int]:
+    if isinstance(value, list):
+        return value
+    try:
+        fanout = [int(n) for n in str(value).split(",")]
+    except ValueError:
+        fanout = []
+    if not fanout or min(fanout) < 1:
+        raise click.BadParameter(f"{value!r}: give neighbours per R-GCN layer as positive numbers, e.g. 10,5")
+    return fanout
 
 
 def _training_config(ctx: click.Context, config_file: Path | None, residual: bool, values: dict[str, Any]):  # noqa: ANN202
@@ -126,6 +138,17 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
                help="Validations without improvement before stopping early (0 = never).")
 @config_option("--max-seconds", field="max_seconds", type=float, help="Wall-clock cap on training.")
 @config_option("--device", field="device", help="cpu, cuda or cuda:N (mixed precision on CUDA).")
+@config_option("--sampler", field="sampler", type=RegistryChoice("trainer.config:SAMPLERS"),
+               help="R-GCN message passing per step: full = over the whole graph, neighbor = over a subgraph "
+                    "sampled around the batch (--fanout), auto = full up to 20,000 training triples (when its "
+                    "activations fit in 2 GiB), neighbor on larger graphs.")
+@config_option("--fanout", field="fanout", metavar="N,N", callback=_parse_fanout,
+               help="Neighbours sampled per entity for each R-GCN layer, nearest first (the neighbor sampler); "
+                    "layers past the list reuse its last number.")
+@click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
+              help="Train with this many PyTorch DDP processes on this machine (torch.distributed.run; gloo on "
+                   "CPU, NCCL and one GPU each on CUDA), each on its shard of every batch; rank 0 evaluates and "
+                   "checkpoints. Several machines: the README's torchrun form.")
 @config_option("--seed", field="seed", type=int, help="Random seed.")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Continue training this checkpoint folder.")
@@ -152,7 +175,8 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
 @click.pass_context
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, config_file: Path | None,
           residual: bool, resume: Path | None, refresh: bool, no_write_back: bool, similarity: str, as_json: bool,
-          uri: str | None, user: str | None, password: str | None, database: str | None, **fields: Any) -> None:
+          uri: str | None, user: str | None, password: str | None, database: str | None, nproc: int,
+          **fields: Any) -> None:
     """Train entity vectors on the graph and write them back into a Neo4j vector index.
 
     Streams the graph from Neo4j into a snapshot (reused while the graph is unchanged),
@@ -167,6 +191,7 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
           --optimizer adagrad --lr 0.1 --regularization 0.05 --dropout 0 --batch-size 1000
       kgstore train --config recipe.toml --epochs 50      # a file's fields, one changed
       kgstore train --snapshot snap/ --no-write-back     # on a machine without the database
+      kgstore train --layers 2 --sampler neighbor --fanout 10,5 --nproc 2
       kgstore train --modalities text,image              # then: kgstore nearest --text "..."
     """
     need_trainer()
@@ -178,7 +203,7 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     try:
         job = train_model(graph, home=home_of(ctx), model=model, config=config, snapshot=snapshot,
                           namespaces=namespaces(datasets), refresh=refresh, resume=resume,
-                          write_back=not no_write_back, similarity=similarity)
+                          write_back=not no_write_back, similarity=similarity, nproc=nproc)
     finally:
         if graph is not None:
             graph.close()

@@ -1,0 +1,116 @@
+"""Neighbour sampling: sampled subgraphs are real, bounded by the fan-out, and exact when they cover everything.
+
+CPU only, no Neo4j server (UMLS and Nations from the packaged datasets).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+import pytest
+
+from tests.extras import require
+
+torch = require("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
+torch.set_num_threads(int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
+
+from trainer.config import TrainConfig  # noqa: E402
+from trainer.model import KGModel, message_graph  # noqa: E402
+from trainer.sampling import NeighborSampler  # noqa: E402
+from trainer.snapshot import Snapshot  # noqa: E402
+from trainer.train import FULL_GRAPH_MAX_TRIPLES, choose_full_batch, train  # noqa: E402
+
+
+@cache
+def dataset(name: str) -> Snapshot:
+    from kgstore.importers.registry import open_dataset
+
+    splits: dict[str, list[tuple[str, str, str]]] = {"train": [], "valid": [], "test": []}
+    for record in open_dataset(name).triples():
+        splits[record.split].append((record.head, record.relation, record.tail))
+    return Snapshot.from_labeled(splits)
+
+
+def umls_graph() -> tuple[Snapshot, torch.Tensor, torch.Tensor]:
+    snapshot = dataset("umls")
+    edge_index, edge_type = message_graph(snapshot.split("train"), snapshot.num_relations)
+    return snapshot, edge_index, edge_type
+
+
+@pytest.mark.parametrize("encoder", [{"num_bases": 4}, {"num_blocks": 4}, {"encoder_kwargs": {"conv": "fast"}},
+                                     {"num_bases": 4, "encoder_kwargs": {"residual": True}}])
+def test_a_fanout_covering_every_neighbour_gives_the_full_graph_vectors(encoder: dict) -> None:
+    snapshot, edge_index, edge_type = umls_graph()
+    config = TrainConfig(dim=16, num_layers=2, dropout=0.0, **encoder)
+    torch.manual_seed(0)
+    model = KGModel.from_config(config, num_entities=snapshot.num_entities, num_relations=snapshot.num_relations)
+    model.set_graph(snapshot.split("train"))
+    model.eval()
+    max_in_degree = int(torch.bincount(edge_index[1]).max())
+    sampler = NeighborSampler(edge_index, edge_type, num_entities=snapshot.num_entities)
+    seeds = torch.tensor([3, 17, 17, 42, 101])
+    nodes, sub_index, sub_type = sampler.sample(seeds, num_hops=2, fanout=[max_in_degree, max_in_degree])
+    assert nodes[:4].tolist() == [3, 17, 42, 101]  # the unique seeds first, sorted
+    assert sub_index.size(1) < edge_index.size(1)  # a real subgraph, not the whole graph
+    with torch.no_grad():
+        full = model.entity_vectors()
+        sampled = model.encoder(nodes, sub_index, sub_type)
+    torch.testing.assert_close(sampled[:4], full[nodes[:4]], rtol=1e-5, atol=1e-5)
+
+    # a fan-out of 1 leaves neighbours out, and the seeds' vectors then differ
+    nodes, sub_index, sub_type = sampler.sample(seeds, num_hops=2, fanout=[1, 1])
+    with torch.no_grad():
+        sparse = model.encoder(nodes, sub_index, sub_type)
+    assert not torch.allclose(sparse[:4], full[nodes[:4]], atol=1e-5)
+
+
+def test_sampled_edges_are_graph_edges_within_the_fanout_per_hop() -> None:
+    snapshot, edge_index, edge_type = umls_graph()
+    sampler = NeighborSampler(edge_index, edge_type, num_entities=snapshot.num_entities)
+    graph_edges = set(zip(edge_index[0].tolist(), edge_index[1].tolist(), edge_type.tolist(), strict=True))
+    seeds = torch.tensor([5, 60])
+    nodes, sub_index, sub_type = sampler.sample(seeds, num_hops=2, fanout=[3, 2],
+                                                generator=torch.Generator().manual_seed(1))
+    assert nodes.unique().numel() == nodes.numel()
+    triples = zip(nodes[sub_index[0]].tolist(), nodes[sub_index[1]].tolist(), sub_type.tolist(), strict=True)
+    assert all(edge in graph_edges for edge in triples)
+    into = torch.bincount(sub_index[1], minlength=nodes.numel())
+    assert into[:2].max() <= 3  # first hop: at most 3 in-edges per seed
+    assert into[2:].max() <= 2  # second hop: at most 2 per newly reached entity
+    assert into[:2].min() >= 1
+    # a single number is the fan-out of every hop; a list shorter than the hops repeats its last number
+    one = sampler.sample(seeds, num_hops=2, fanout=2, generator=torch.Generator().manual_seed(1))
+    listed = sampler.sample(seeds, num_hops=2, fanout=[2], generator=torch.Generator().manual_seed(1))
+    for a, b in zip(one, listed, strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="fanout"):
+        sampler.sample(seeds, num_hops=2, fanout=[0])
+
+
+def test_sampler_config_and_size_rule() -> None:
+    assert TrainConfig().sampler == "auto" and TrainConfig().fanout == [10, 5]
+    assert TrainConfig(fanout=7).fanout == [7] and TrainConfig(fanout="10,5").fanout == [10, 5]
+    assert TrainConfig(full_batch=False).sampler == "neighbor"  # the older spelling still reads
+    for bad in ({"sampler": "sampled"}, {"fanout": [10, 0]}, {"fanout": "ten"},
+                {"full_batch": True, "sampler": "neighbor"}):
+        with pytest.raises(ValueError, match="sampler|fanout"):
+            TrainConfig(**bad)
+    rgcn = TrainConfig(num_layers=2, dim=32)
+    assert choose_full_batch(num_entities=135, num_train=5_216, config=rgcn)  # UMLS: full graph
+    assert not choose_full_batch(num_entities=2_034, num_train=FULL_GRAPH_MAX_TRIPLES + 1, config=rgcn)
+    assert choose_full_batch(num_entities=10**6, num_train=10**8, config=TrainConfig(num_layers=2, sampler="full"))
+    assert not choose_full_batch(num_entities=135, num_train=5_216, config=TrainConfig(num_layers=2,
+                                                                                       sampler="neighbor"))
+    assert choose_full_batch(num_entities=10**6, num_train=10**8, config=TrainConfig(num_layers=0))
+
+
+def test_neighbour_sampled_training_learns(tmp_path) -> None:
+    config = TrainConfig(dim=32, num_layers=2, num_bases=4, sampler="neighbor", fanout=[5, 3], epochs=6,
+                         eval_every=3, batch_size=256, lr=1e-2, num_negatives=16, dropout=0.1, seed=0,
+                         num_threads=int(os.environ.get("KGSTORE_NUM_THREADS", "1")))
+    result = train(dataset("nations"), config, checkpoint_dir=tmp_path, progress=False)
+    assert result.metrics["full_batch"] is False
+    assert result.metrics["best_valid_mrr"] > 0.45  # a random ranking of 14 entities scores about 0.23
+    assert np.isfinite(result.entity_vectors).all()
