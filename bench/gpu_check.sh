@@ -49,4 +49,7 @@ if [ "${IMAGES:-1}" = 1 ]; then
     --image-max-seconds "${IMAGE_SECONDS:-420}" --image-batch 128 --image-lr 3e-4 --sample-steps 50 --seeds 2 \
     --out "$OUT/images" > "$OUT/images.txt" 2>&1
 fi
+# Suggested (issue 16, DDP; not run yet): 1 vs N GPUs, NCCL, the same global batch and seed, e.g.
+#   python3 bench/ddp_bench.py --dataset fb15k-237 --device cuda --nproc "1,$(nvidia-smi -L | wc -l)" \
+#     --decoder complex --dim 1000 --batch-size 1000 --epochs 20 > "$OUT/ddp.txt" 2>&1
 for f in "$OUT"/*.txt; do echo "== $f"; grep -v "^\s*$" "$f" | grep -iv "warn" | tail -6; done
