@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -41,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
+FEATURES: Path | None = None  # --features
 
 
 def snapshot_of(name: str, folder: Path, *, images: bool = False):  # noqa: ANN201 - trainer.snapshot.Snapshot
@@ -54,6 +56,10 @@ def snapshot_of(name: str, folder: Path, *, images: bool = False):  # noqa: ANN2
     snapshot = Snapshot.from_records(entities=entities, triples=rows, images=files,
                                      meta={"dataset": name, "fingerprint": name})
     snapshot.save(folder)
+    if FEATURES is not None and FEATURES.is_dir():  # a warm feature cache (bench/gpu_prepare.py): nothing to encode
+        snapshot.feature_dir.mkdir(parents=True, exist_ok=True)
+        for path in FEATURES.iterdir():
+            shutil.copy(path, snapshot.feature_dir / path.name)
     return snapshot
 
 
@@ -200,12 +206,19 @@ def main() -> None:
     parser.add_argument("--sample-steps", type=int, default=25, help="DDIM steps per generated image")
     parser.add_argument("--samples", type=int, default=None, help="held-out movies evaluated (default: all)")
     parser.add_argument("--seeds", type=int, default=1, help="generated posters per held-out movie")
+    parser.add_argument("--features", type=Path, default=None,
+                        help="a feature-cache folder copied into each snapshot's features/ (texts found there are "
+                             "not encoded again; see bench/gpu_prepare.py)")
     args = parser.parse_args()
+    global FEATURES
+    FEATURES = args.features
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls for the UNet and the language model
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"device {args.device}, threads {torch.get_num_threads()}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -135,7 +136,8 @@ def run(snapshot, modalities, args, *, cache: Path, max_seconds: float | None):
     config = TrainConfig(decoder=args.decoder, dim=args.dim, lr=args.lr, batch_size=args.batch_size,
                          loss=args.loss, epochs=args.epochs, patience=args.patience, eval_every=args.eval_every,
                          max_seconds=max_seconds, device=args.device, seed=args.seed, modalities=modalities,
-                         align_weight=args.align_weight, num_threads=args.threads)
+                         align_weight=args.align_weight, num_threads=args.threads, optimizer=args.optimizer,
+                         regularization=args.regularization, dropout=args.dropout, modality_lr=args.modality_lr)
     snapshot.path = cache.parent  # the in-memory snapshot's features/ folder is the bench's cache
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -158,6 +160,13 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--align-weight", type=float, default=0.5)
+    parser.add_argument("--optimizer", default="adam", help="adam, or adagrad (with --lr 0.1 and --regularization: "
+                        "the large-graph recipe of lp_bench.py)")
+    parser.add_argument("--regularization", type=float, default=0.0, help="N3 weight")
+    parser.add_argument("--modality-lr", type=float, default=None,
+                        help="step size of the fusion heads (default: --lr under adam, --lr/10 under adagrad)")
+    parser.add_argument("--dropout", type=float, default=0.3, help="query dropout")
+    parser.add_argument("--json", type=Path, default=None, help="also write the table's rows here as JSON")
     parser.add_argument("--max-seconds", type=float, default=600, help="training cap per MovieLens run")
     parser.add_argument("--kg-max-seconds", type=float, default=300, help="training cap per FB15k-237/WN18RR run")
     parser.add_argument("--device", default="cpu")
@@ -205,14 +214,19 @@ def main() -> None:
                       flush=True)
 
     print()
-    print("| dataset | task | variant | MRR | Hits@10 | vs structure | run |")
-    print("| --- | --- | --- | ---: | ---: | ---: | --- |")
+    print("| dataset | task | variant | MRR | Hits@1 | Hits@3 | Hits@10 | vs structure | run |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     base = {(d, t): r["mrr"] for d, t, v, r in table if v == "structure"}
     for dataset, task, variant, row in table:
         ref = base.get((dataset, task))
         delta = "" if variant == "structure" or not ref else f"{100 * (row['mrr'] / ref - 1):+.0f}%"
-        print(f"| {dataset} | {task} ({row['count']}) | {variant} | {row['mrr']:.4f} | {row['hits@10']:.4f} | "
-              f"{delta} | {row['note']} |")
+        print(f"| {dataset} | {task} ({row['count']}) | {variant} | {row['mrr']:.4f} | {row['hits@1']:.4f} | "
+              f"{row['hits@3']:.4f} | {row['hits@10']:.4f} | {delta} | {row['note']} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"command": sys.argv, "rows": [
+            {"dataset": d, "task": t, "variant": v, **{k: x for k, x in r.items() if isinstance(x, (int, float, str))}}
+            for d, t, v, r in table]}, indent=2) + "\n")
 
     from bench_plots import grouped_bars
 

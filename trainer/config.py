@@ -59,6 +59,8 @@ class TrainConfig:
             ``"open_clip:<model>"`` (an architecture name or config JSON) with a weights file.
         align_weight: weight of the InfoNCE alignment loss (0 = fusion only, no shared space).
         align_batch_size: entities per modality in one InfoNCE batch.
+        modality_lr: step size of the fusion's shared heads (projections, gates, placeholders);
+            None = ``lr`` under Adam, ``lr / 10`` under Adagrad (see ``KGModel.parameter_groups``).
 
     Optimisation:
         lr, epochs, batch_size: Adam step size, epoch cap, rows per step.
@@ -117,6 +119,7 @@ class TrainConfig:
     image_checkpoint: str | None = None
     align_weight: float = 0.5
     align_batch_size: int = 256
+    modality_lr: float | None = None
 
     lr: float = 3e-3
     optimizer: str = "adam"

@@ -163,7 +163,8 @@ class Trainer:
         self.model.set_graph(self.train_triples)
         self.model.to(self.device)
         optimizer = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
-        self.optimizer = optimizer(self.model.parameters(), lr=config.lr)
+        modality_lr = config.modality_lr or (config.lr / 10 if config.optimizer == "adagrad" else config.lr)
+        self.optimizer = optimizer(self.model.parameter_groups(lr=config.lr, modality_lr=modality_lr), lr=config.lr)
         self.full_batch = choose_full_batch(num_entities=self.num_entities, num_train=len(self.train_triples),
                                             config=config)
         self.batches = _Batches(self.train_triples, num_relations=self.num_relations, config=config)

