@@ -6,6 +6,8 @@ The CLI calls these functions (and only these), so a Python user gets the same j
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from kgstore.writeback import WriteBackResult, check_model_name, check_similarit
 from trainer.checkpoint import Checkpoint
 from trainer.config import TrainConfig
 from trainer.export import load_or_export
+from trainer.recipe import AUTO, ChosenRecipe, GraphStats, apply_recipe, default_device
 from trainer.snapshot import Snapshot
 from trainer.train import TrainResult, train
 
@@ -28,19 +31,27 @@ class TrainJob:
     snapshot: Snapshot
     result: TrainResult
     write_back: WriteBackResult | None
+    recipe: ChosenRecipe | None = None
 
 
 def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default",
-                config: TrainConfig | None = None, snapshot: Path | None = None,
-                namespaces: list[str] | None = None, refresh: bool = False, resume: Path | None = None,
-                write_back: bool = True, similarity: str = "cosine", progress: bool = True,
-                nproc: int = 1) -> TrainJob:
+                config: TrainConfig | None = None, explicit: Collection[str] | None = None, recipe: str = AUTO,
+                snapshot: Path | None = None, namespaces: list[str] | None = None, refresh: bool = False,
+                resume: Path | None = None, write_back: bool = True, similarity: str = "cosine",
+                progress: bool = True, nproc: int = 1) -> TrainJob:
     """Train ``model`` on the graph (or a snapshot folder) and write its vectors back.
 
     The run gets a new checkpoint folder in the home (``resume`` continues one instead),
     and the model's ``latest`` link points at it once training has finished. ``nproc > 1``
     trains with that many DDP processes (:mod:`trainer.distributed`); the export before and
     the write-back after run here, once.
+
+    Fields nobody set come from the recipe :mod:`trainer.recipe` chooses for the graph and
+    the device (``recipe``: ``"auto"``, a recipe's name, or ``"none"`` for the plain
+    TrainConfig defaults); which one is said in one line on stderr and kept in
+    ``TrainJob.recipe``. ``explicit`` names the fields of ``config`` the user set (the CLI's
+    typed flags and ``--config`` file fields); a ``config`` given without ``explicit`` is
+    used as it is, and no ``config`` takes the whole recipe.
     """
     check_model_name(model)
     if write_back:
@@ -50,9 +61,15 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
     if len(data.split("train")) == 0:
         raise KgstoreError("the graph has no training triples",
                            hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
+    chosen = None
+    if config is None or explicit is not None:
+        config, chosen = apply_recipe(config or TrainConfig(), explicit or (), GraphStats.of(data),
+                                      device=default_device(), recipe=recipe)
+        if chosen is not None and progress:
+            print(chosen.line(), file=sys.stderr, flush=True)
     checkpoint = Path(resume) if resume is not None else home.new_checkpoint_dir(model)
-    result = train(data, config or TrainConfig(), checkpoint_dir=checkpoint, resume=resume is not None,
-                   progress=progress, nproc=nproc)
+    result = train(data, config, checkpoint_dir=checkpoint, resume=resume is not None, progress=progress,
+                   nproc=nproc)
     Checkpoint(checkpoint).mark_latest(home.latest_link(model))
     written = None
     if write_back:
@@ -70,7 +87,7 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
                 hint="\n".join(filter(None, [hint, f"The trained model is saved in {checkpoint}; write it back "
                                                     f"later with `kgstore write-back {checkpoint} --model {model}`."])),
             ) from error
-    return TrainJob(data, result, written)
+    return TrainJob(data, result, written, chosen)
 
 
 def write_checkpoint_vectors(graph: Graph, checkpoint: Path, *, model: str, similarity: str = "cosine",

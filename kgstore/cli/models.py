@@ -3,7 +3,8 @@
 Training choices come from :class:`trainer.config.TrainConfig`: every ``train`` option is a
 field of it (:class:`ConfigOption` reads the field's default there, and choices come from
 the library's registries), and ``--config FILE`` takes the same fields from TOML, YAML or
-JSON. An option typed on the command line wins over the file, the file over the defaults.
+JSON. An option typed on the command line wins over the file, the file over the recipe that
+:mod:`trainer.recipe` picks for the graph (``--recipe``), the recipe over the defaults.
 """
 
 from __future__ import annotations
@@ -84,24 +85,29 @@ def _parse_fanout(_ctx: click.Context, _param: click.Parameter, value: str | lis
 
 
 def _training_config(ctx: click.Context, config_file: Path | None, residual: bool, values: dict[str, Any]):  # noqa: ANN202
-    """The TrainConfig of ``kgstore train``: defaults < ``--config FILE`` < options typed on the command line."""
+    """The TrainConfig of ``kgstore train`` (defaults < ``--config FILE`` < options typed on the command
+    line) and the names of the fields the user set: the file's and the typed options' (the recipe fills the rest)."""
     from trainer.config import TrainConfig
 
     hint = "`kgstore train --help` lists the options; each is a TrainConfig field."
     try:
         fields: dict[str, Any] = TrainConfig.from_file(config_file).to_dict() if config_file else {}
+        explicit = set(TrainConfig.file_fields(config_file)) if config_file else set()
     except (ValueError, OSError) as exc:  # unknown fields, bad values, unparseable or unreadable file
         raise KgstoreError(str(exc), hint=hint) from exc
     for param in ctx.command.params:
         if isinstance(param, ConfigOption) and (config_file is None or not default_of(ctx, param.name)):
             value = values[param.name]
             fields[param.field] = str(value) if isinstance(value, Path) else value
+            if not default_of(ctx, param.name):
+                explicit.add(param.field)
     if residual:
         fields["encoder_kwargs"] = {**fields.get("encoder_kwargs", {}), "residual": True}
+        explicit.add("encoder_kwargs")
     if fields.get("encoder_kwargs", {}).get("residual") and not fields.get("num_layers"):
         raise click.UsageError("--residual needs R-GCN layers (--layers 1 or more)")
     try:
-        return TrainConfig.from_dict(fields)
+        return TrainConfig.from_dict(fields), explicit
     except ValueError as exc:
         raise KgstoreError(str(exc), hint=hint) from exc
 
@@ -114,7 +120,11 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
               help="Train from this snapshot folder instead of exporting from Neo4j.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A TrainConfig file (.toml, .yaml or .json; a checkpoint's config.toml works): its fields "
-                   "replace the defaults, options typed here replace its fields.")
+                   "replace the recipe's, options typed here replace its fields.")
+@click.option("--recipe", type=RegistryChoice("trainer.recipe:RECIPE_CHOICES"), default="auto", show_default=True,
+              help="Fields no option or --config sets: auto = the recipe the graph's size, text, images and the "
+                   "device call for (one line says which; the README's table gives the rule), a recipe by name, "
+                   "or none = the plain TrainConfig defaults.")
 @config_option("--decoder", field="decoder", type=RegistryChoice("trainer.config:DECODER_NAMES"),
                help="Scoring function.")
 @config_option("--dim", field="dim", type=click.IntRange(2, 4096), help="Vector width.")
@@ -174,12 +184,13 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
 @connection_options
 @click.pass_context
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, config_file: Path | None,
-          residual: bool, resume: Path | None, refresh: bool, no_write_back: bool, similarity: str, as_json: bool,
-          uri: str | None, user: str | None, password: str | None, database: str | None, nproc: int,
+          recipe: str, residual: bool, resume: Path | None, refresh: bool, no_write_back: bool, similarity: str,
+          as_json: bool, uri: str | None, user: str | None, password: str | None, database: str | None, nproc: int,
           **fields: Any) -> None:
     """Train entity vectors on the graph and write them back into a Neo4j vector index.
 
     Streams the graph from Neo4j into a snapshot (reused while the graph is unchanged),
+    picks a recipe for what no option sets (by the graph's size and text, and the device),
     trains a link-prediction model on the train split with early stopping on the valid
     split, reports filtered MRR/Hits@k on the test split, saves a checkpoint in
     <home>/models/MODEL/ and writes the vectors to the :Entity nodes.
@@ -197,12 +208,12 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     need_trainer()
     from trainer.pipeline import train_model
 
-    config = _training_config(ctx, config_file, residual, fields)
+    config, explicit = _training_config(ctx, config_file, residual, fields)
     needs_db = snapshot is None or not no_write_back
     graph = open_graph(ctx, uri, user, password, database) if needs_db else None
     try:
-        job = train_model(graph, home=home_of(ctx), model=model, config=config, snapshot=snapshot,
-                          namespaces=namespaces(datasets), refresh=refresh, resume=resume,
+        job = train_model(graph, home=home_of(ctx), model=model, config=config, explicit=explicit, recipe=recipe,
+                          snapshot=snapshot, namespaces=namespaces(datasets), refresh=refresh, resume=resume,
                           write_back=not no_write_back, similarity=similarity, nproc=nproc)
     finally:
         if graph is not None:
@@ -211,6 +222,7 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     written = job.write_back
     if as_json:
         render.emit_json({"model": model, "checkpoint": job.result.checkpoint_dir, "metrics": metrics,
+                          "recipe": None if job.recipe is None else job.recipe.to_dict(),
                           "write_back": None if written is None else {
                               "version": written.version.version, "vectors": written.vectors,
                               "property": written.version.property_name, "index": written.version.index_name,
