@@ -16,11 +16,10 @@ from tests.extras import require
 
 torch = require("torch", reason="the trainer tests need the train extra: pip install kgstore[train]")
 
+from tests.test_sampling import dataset  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.distributed import Distributed, torchrun_command  # noqa: E402
 from trainer.train import train  # noqa: E402
-
-from tests.test_sampling import dataset  # noqa: E402
 
 
 def test_two_gloo_processes_train_umls_like_one(tmp_path) -> None:
@@ -38,15 +37,17 @@ def test_two_gloo_processes_train_umls_like_one(tmp_path) -> None:
     assert two.entity_vectors.shape == (snapshot.num_entities, 32)
     assert np.isfinite(two.entity_vectors).all()
     assert two.entity_keys == list(snapshot.entity_keys)
+    assert snapshot.path is None  # the ranks read a temporary copy; the caller's snapshot is untouched
 
 
 def test_a_failing_rank_is_an_error_naming_the_command(tmp_path) -> None:
     snapshot = dataset("nations")
     config = TrainConfig(dim=8, epochs=1, num_layers=1, num_threads=1, device="cpu")
-    folder = dataclasses.replace(snapshot).save(tmp_path / "snap")  # a copy: save() sets the cached one's path
-    (folder / "triples.npy").write_bytes(b"not a numpy file")  # every rank fails to load the snapshot
+    folder = dataclasses.replace(snapshot).save(tmp_path / "snap")
+    (folder / "triples.npy").write_bytes(b"not a numpy file")  # every rank fails to load it
     with pytest.raises(RuntimeError, match="torch.distributed.run"):
-        train(dataclasses.replace(snapshot, path=folder), config, checkpoint_dir=tmp_path / "ckpt", progress=False, nproc=2)
+        train(dataclasses.replace(snapshot, path=folder), config, checkpoint_dir=tmp_path / "ckpt", progress=False,
+              nproc=2)
 
 
 def test_torchrun_command_and_outside_torchrun(monkeypatch, tmp_path) -> None:

@@ -32,16 +32,18 @@ it is not part of training at all.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -170,9 +172,10 @@ def launch(snapshot: Snapshot, config: TrainConfig, *, checkpoint_dir: Path | st
            resume: bool = False, progress: bool = True) -> TrainResult:
     """Train with ``nproc`` DDP processes on this machine and return rank 0's result.
 
-    The ranks read the snapshot from its folder (an unsaved snapshot is saved to a
-    temporary one first) and the config from a file; rank 0 writes the checkpoint folder,
-    from which the result (best weights, vectors, metrics) is read back.
+    The ranks read the snapshot from its folder (a snapshot that is not the one in its
+    folder, or has none, is saved to a temporary folder first) and the config from a file;
+    rank 0 writes the checkpoint folder, from which the result (best weights, vectors,
+    metrics) is read back.
     """
     from trainer.checkpoint import entity_vectors, load_checkpoint
     from trainer.train import TrainResult
@@ -181,9 +184,7 @@ def launch(snapshot: Snapshot, config: TrainConfig, *, checkpoint_dir: Path | st
         raise ValueError(f"nproc must be at least 1, got {nproc}")
     checkpoint_dir = Path(checkpoint_dir)
     with tempfile.TemporaryDirectory(prefix="kgstore-ddp-") as scratch:
-        folder = snapshot.path
-        if folder is None:
-            folder = snapshot.save(Path(scratch) / "snapshot")
+        folder = snapshot.path if _on_disk(snapshot) else dataclasses.replace(snapshot).save(Path(scratch) / "snapshot")
         config_file = Path(scratch) / "config.json"
         config.save(config_file)
         env = dict(os.environ)
@@ -199,6 +200,17 @@ def launch(snapshot: Snapshot, config: TrainConfig, *, checkpoint_dir: Path | st
     model, saved_config, vocab, metrics = load_checkpoint(checkpoint_dir)
     return TrainResult(model=model, config=saved_config, entity_vectors=entity_vectors(checkpoint_dir),
                        metrics=metrics, checkpoint_dir=checkpoint_dir, entity_keys=list(vocab["entity_keys"]))
+
+
+def _on_disk(snapshot: Snapshot) -> bool:
+    """Whether the snapshot's folder holds this very snapshot (not deleted, not since re-split)."""
+    import numpy as np
+
+    path = snapshot.path
+    if path is None or not (path / "meta.json").is_file() or not (path / "splits.npy").is_file():
+        return False
+    splits = np.load(path / "splits.npy", mmap_mode="r")
+    return splits.shape == snapshot.splits.shape and bool((splits == snapshot.splits).all())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     distributed = Distributed.init(config.device)
     try:
         if distributed.device.type == "cuda":
-            import dataclasses
-
             config = dataclasses.replace(config, device=str(distributed.device))
         result = train(Snapshot.load(args.snapshot), config, checkpoint_dir=args.checkpoint_dir,
                        resume=args.resume, progress=not args.no_progress and distributed.is_main,
