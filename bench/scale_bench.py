@@ -6,11 +6,15 @@ its own process so that its peak RSS is its own:
 
 - **sync**: ``kgstore sync`` of the folder (the online path) — seconds, triples/s, peak RSS;
 - **export**: the paged Bolt export into a snapshot folder — seconds, peak RSS, size on disk;
-- **epoch**: one epoch of a 2-layer R-GCN + DistMult on CPU with the neighbour sampler
-  (``sampler="neighbor"``, fan-out 10,5; on a tree whose trainer predates the option, the
-  older ``full_batch=False`` mini-batch path, and the table says so) — seconds, peak RSS;
-  with ``--epoch-max-seconds`` an epoch cut short is projected from the share of its
-  batches done, and marked ``~``;
+- **epoch**: one epoch of a 2-layer R-GCN (4 bases) + DistMult on CPU with the neighbour
+  sampler (``sampler="neighbor"``, fan-out 10,5; on a tree whose trainer predates the
+  option, the older ``full_batch=False`` mini-batch path, and the table says so) and the
+  negative-sampling loss (``nssa``: a step's seeds are its triples and 128 negatives) —
+  seconds, peak RSS; with ``--epoch-max-seconds`` an epoch cut short is projected from the
+  share of its batches done, and marked ``~``. Not the 1-N loss: its candidates are every
+  answer of the batch's queries, unbounded at a power-law hub (one step of a 200k-triple
+  graph took 9 GB), and not R-GCN without bases: ``RGCNConv`` multiplies every sampled
+  node by every relation's weight (400 with reciprocals), 17 s a step;
 - **write-back**: random vectors for every entity through ``kgstore.writeback.write_vectors``
   — vectors/s of the batched writes, and the seconds the vector index took to come online.
 
@@ -21,6 +25,8 @@ Then fits ``log(cost) = a + slope * log(triples)`` per column, prints the slopes
     python bench/scale_bench.py                                  # 100k, 300k: a quick run
     python bench/scale_bench.py --sizes 1M,3M,10M --epoch-max-seconds 300
     python bench/scale_bench.py --sizes 1M --home ~/.local/share/kgstore   # an installed server
+    python bench/scale_bench.py --sizes 10M --previous bench/out/scale_bench.json   # one fit over both runs
+    python bench/scale_bench.py --report bench/out/scale_bench.json    # table, fits and figure again
 
 The server is a throwaway managed one (``--heap``/``--pagecache`` size it) unless ``--home``
 names one; each size is its own namespace (``scale1m`` ...), so later sizes meet a store
@@ -54,7 +60,7 @@ COLUMNS = {  # key: (label, unit) of the costs that are fitted and drawn
     "export_s": ("export time", "s"), "export_rss_mb": ("export peak RSS", "MB"),
     "snapshot_mb": ("snapshot on disk", "MB"),
     "epoch_s": ("epoch time", "s"), "epoch_rss_mb": ("epoch peak RSS", "MB"),
-    "writeback_s": ("write-back time", "s"),
+    "writeback_s": ("write-back time", "s"), "index_s": ("vector index online", "s"),
 }
 
 PRELUDE = ("import json, resource, sys, time\n"
@@ -99,8 +105,9 @@ path = "neighbor sampler" if "sampler" in fields else "mini-batch (full_batch=Fa
 sampling = {"sampler": "neighbor"} if "sampler" in fields else {"full_batch": False}
 if "fanout" in fields:
     sampling["fanout"] = options["fanout"] if "sampler" in fields else options["fanout"][0]
-config = TrainConfig(decoder="distmult", dim=options["dim"], num_layers=2, batch_size=options["batch_size"],
-                     epochs=1, device="cpu", num_threads=options["threads"], seed=0, **sampling)
+config = TrainConfig(decoder="distmult", dim=options["dim"], num_layers=2, num_bases=options["num_bases"],
+                     loss="nssa", batch_size=options["batch_size"], epochs=1, device="cpu",
+                     num_threads=options["threads"], seed=0, **sampling)
 set_threads(config.num_threads)
 seed_everything(0)
 snapshot = Snapshot.load(snapshot_dir)
@@ -177,7 +184,8 @@ def measure_size(triples: int, work: Path, env: dict[str, str], args: argparse.N
     snapshot_dir = work / f"{name}-snapshot"
     export = run_child(EXPORT, env, name, str(snapshot_dir))
     print(f"# {name}: export {export['seconds']:.1f} s", flush=True)
-    options = {"dim": args.dim, "batch_size": args.batch_size, "fanout": [int(f) for f in args.fanout.split(",")],
+    options = {"dim": args.dim, "num_bases": args.num_bases, "batch_size": args.batch_size,
+               "fanout": [int(f) for f in args.fanout.split(",")],
                "threads": args.threads, "max_seconds": args.epoch_max_seconds}
     epoch = run_child(EPOCH, env, str(snapshot_dir), str(work / f"{name}-checkpoint"), json.dumps(options))
     print(f"# {name}: epoch {epoch['seconds']:.1f} s ({epoch['steps']}/{epoch['total_steps']} steps measured)",
@@ -218,9 +226,10 @@ def print_table(rows: list[dict]) -> None:
               f"{r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} {r['writeback_vps']:>9,.0f} "
               f"{r['index_s']:>8.1f}")
     paths = {r["epoch_path"] for r in rows}
-    print(f"(epoch: 2-layer R-GCN + DistMult on CPU, {', '.join(sorted(paths))}; setup: building the trainer "
-          "from the loaded snapshot; ~ = projected from the share of batches done before --epoch-max-seconds;\n"
-          " wb vec/s: the batched vector writes; index s: the vector index coming online after them)")
+    print(f"(epoch: 2-layer R-GCN (bases) + DistMult, nssa loss, CPU, {', '.join(sorted(paths))};\n"
+          " setup: building the trainer from the loaded snapshot; ~ = projected from the share of batches done\n"
+          " before --epoch-max-seconds; wb vec/s: the batched vector writes; index s: the vector index\n"
+          " coming online after them)")
 
 
 def print_fits(rows: list[dict]) -> dict[str, dict]:
@@ -284,15 +293,24 @@ def main() -> None:
     parser.add_argument("--heap", default="3g", help="throwaway server's heap [3g]")
     parser.add_argument("--pagecache", default="3g", help="throwaway server's page cache [3g]")
     parser.add_argument("--dim", type=int, default=64, help="entity vector dimension in the epoch [64]")
+    parser.add_argument("--num-bases", type=int, default=4, help="R-GCN basis decomposition in the epoch [4]")
     parser.add_argument("--batch-size", type=int, default=1024, help="training batch size [1024]")
     parser.add_argument("--fanout", default="10,5", help="neighbours per layer of the sampler [10,5]")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the epoch [2]")
     parser.add_argument("--epoch-max-seconds", type=float, default=None,
                         help="cut the epoch after this long and project its time from the batches done")
     parser.add_argument("--writeback-dim", type=int, default=64, help="dimension of the written vectors [64]")
+    parser.add_argument("--previous", type=Path, action="append", default=[],
+                        help="a JSON file of an earlier run whose rows join this run's table and fit (repeatable; "
+                        "sizes measured again here replace them)")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"where the PNG goes [{FIGURE}]")
     parser.add_argument("--json", type=Path, default=OUT / "scale_bench.json", help="where the rows go as JSON")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="measure nothing: print the table and fits and draw the figure from a saved run")
     args = parser.parse_args()
+    if args.report is not None:
+        report(json.loads(args.report.read_text())["rows"], args)
+        return
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
 
     import numpy
@@ -313,9 +331,17 @@ def main() -> None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")  # kept if a later size fails
         print(f"# all sizes in {time.monotonic() - started:.0f} s\n")
+    measured = {r["triples"] for r in rows}
+    for previous in args.previous:
+        rows += [r for r in json.loads(previous.read_text())["rows"] if r["triples"] not in measured]
+    args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+    report(rows, args)
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> None:
+    rows = sorted(rows, key=lambda r: r["triples"])
     print_table(rows)
     fits = print_fits(rows)
-    args.json.write_text(json.dumps({"rows": rows, "fits": fits}, indent=2, default=str) + "\n")
     if fits:
         print(f"\nfigure: {plot(rows, fits, args.figure)}")
 
