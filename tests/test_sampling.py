@@ -114,3 +114,18 @@ def test_neighbour_sampled_training_learns(tmp_path) -> None:
     assert result.metrics["full_batch"] is False
     assert result.metrics["best_valid_mrr"] > 0.45  # a random ranking of 14 entities scores about 0.23
     assert np.isfinite(result.entity_vectors).all()
+
+
+def test_the_size_rule_in_help_and_readme_is_the_code_s() -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from kgstore.cli import main
+
+    help_text = " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
+    threshold = f"{FULL_GRAPH_MAX_TRIPLES:,}"
+    assert f"auto = full up to {threshold} training triples" in help_text
+    assert "--fanout N,N" in help_text and "--nproc" in help_text
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert f"full-graph steps up to **{threshold} training triples**" in readme
