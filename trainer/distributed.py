@@ -188,8 +188,10 @@ def launch(snapshot: Snapshot, config: TrainConfig, *, checkpoint_dir: Path | st
         config_file = Path(scratch) / "config.json"
         config.save(config_file)
         env = dict(os.environ)
+        share = str(max(1, (os.cpu_count() or 1) // nproc))  # the ranks share the cores
         if "KGSTORE_NUM_THREADS" not in env and config.num_threads is None:
-            env["KGSTORE_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))  # share the cores
+            env["KGSTORE_NUM_THREADS"] = share
+        env.setdefault("OMP_NUM_THREADS", str(config.num_threads or env.get("KGSTORE_NUM_THREADS") or share))
         command = torchrun_command(nproc=nproc, snapshot_dir=folder, config_file=config_file,
                                    checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
         done = subprocess.run(command, env=env, check=False)
