@@ -99,6 +99,15 @@ class _Scan:
     duplicate_positions: set[int] = field(default_factory=set)
     images: list[tuple[str, Path, Any]] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
+    # property name -> Python types of its values (the bulk path's CSV headers need them up front)
+    entity_properties: dict[str, set[type]] = field(default_factory=dict)
+    triple_properties: dict[str, set[type]] = field(default_factory=dict)
+
+
+def _note_types(seen: dict[str, set[type]], properties: dict[str, Any]) -> None:
+    for name, value in properties.items():
+        if value is not None:
+            seen.setdefault(name, set()).add(type(value))
 
 
 def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
@@ -106,6 +115,7 @@ def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
     scan = _Scan()
     for entity in dataset.entities():
         scan.entity_ids.add(entity.id)
+        _note_types(scan.entity_properties, entity.properties)
     for _ in dataset.relations():  # read once so a bad relation file fails before any write
         pass
     seen: set[bytes] = set()
@@ -119,6 +129,8 @@ def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
             seen.add(digest)
         scan.entity_ids.add(triple.head)
         scan.entity_ids.add(triple.tail)
+        if triple.properties:
+            _note_types(scan.triple_properties, triple.properties)
         scan.triples += 1
         split = triple.split or "train"
         scan.splits[split] = scan.splits.get(split, 0) + 1
@@ -215,7 +227,8 @@ SET r += row.props
 """
 
 
-def _write_relations(graph: Graph, dataset: Dataset, summary: SyncSummary) -> None:
+def _relation_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    """One ``(:KgRelation)`` row per relation text of the dataset."""
     ns = dataset.namespace
     rows = []
     for relation in dataset.relations():
@@ -225,6 +238,11 @@ def _write_relations(graph: Graph, dataset: Dataset, summary: SyncSummary) -> No
         if relation.description is not None:
             props["description"] = relation.description
         rows.append({"key": entity_key(ns, relation.name), "props": props})
+    return rows
+
+
+def _write_relations(graph: Graph, dataset: Dataset, summary: SyncSummary) -> None:
+    rows = _relation_rows(dataset)
     if not rows:
         return
     existing = {r["key"]: r["props"] for r in graph.query(
@@ -353,8 +371,9 @@ MERGE (e)-[l:{HAS_IMAGE}]->(i)
 """
 
 
-def _write_images(graph: Graph, dataset: Dataset, scan: _Scan, store: ImageStore,
-                  summary: SyncSummary, batch_size: int, advance: Callable[[int], None]) -> None:
+def _stored_image_rows(dataset: Dataset, scan: _Scan, store: ImageStore, summary: SyncSummary,
+                       advance: Callable[[int], None]) -> list[dict[str, Any]]:
+    """Put each image in the content-addressed store; one row per (entity, image) link."""
     rows = []
     for local_id, path, info in scan.images:
         stored, new = store.put(path, info)
@@ -364,10 +383,33 @@ def _write_images(graph: Graph, dataset: Dataset, scan: _Scan, store: ImageStore
                      "mime": info.mime, "width": info.width, "height": info.height,
                      "bytes": info.size, "uri": stored.resolve().as_uri(), "source": path.name})
         advance(1)
+    return rows
+
+
+def _write_images(graph: Graph, dataset: Dataset, scan: _Scan, store: ImageStore,
+                  summary: SyncSummary, batch_size: int, advance: Callable[[int], None]) -> None:
+    rows = _stored_image_rows(dataset, scan, store, summary, advance)
     if rows:
         result = graph.unwind(_LINK_IMAGES, rows, batch_size=batch_size,
                               parameters={"ns": dataset.namespace})
         summary.images_linked = result.counters.get("relationships_created", 0)
+
+
+# ------------------------------------------------------------------------ sync state
+def _mark_started(graph: Graph, dataset: Dataset, fingerprint: str, triple_batch_size: int) -> None:
+    graph.query(
+        "MERGE (s:KgSync {namespace: $ns}) "
+        "SET s.fingerprint = $fp, s.batch_size = $bs, s.complete = false, s.started_at = datetime(), "
+        "    s.source = $source",
+        {"ns": dataset.namespace, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root)},
+        write=True)
+
+
+def _mark_complete(graph: Graph, namespace: str, triples: int) -> None:
+    graph.query("MATCH (s:KgSync {namespace: $ns}) "
+                "SET s.complete = true, s.finished_at = datetime(), s.triples = $n "
+                "WITH s MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b",
+                {"ns": namespace, "n": triples}, write=True)
 
 
 # ------------------------------------------------------------------------ entry
@@ -416,11 +458,7 @@ def sync_dataset(
         summary.mode, create_blindly = "verify", False
     if summary.mode != "resume":  # batch numbers of another input or batch size mean nothing now
         graph.query("MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b", {"ns": ns}, write=True)
-    graph.query(
-        "MERGE (s:KgSync {namespace: $ns}) "
-        "SET s.fingerprint = $fp, s.batch_size = $bs, s.complete = false, s.started_at = datetime(), "
-        "    s.source = $source",
-        {"ns": ns, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root)}, write=True)
+    _mark_started(graph, dataset, fingerprint, triple_batch_size)
 
     _write_entities(graph, _entity_rows(dataset, scan), summary, batch_size,
                     progress("entities", len(scan.entity_ids)), namespace_empty=namespace_empty)
@@ -434,9 +472,6 @@ def sync_dataset(
             raise ValueError("the dataset has images: pass image_store (a folder for the image files)")
         _write_images(graph, dataset, scan, store, summary, batch_size,
                       progress("images", len(scan.images)))
-    graph.query("MATCH (s:KgSync {namespace: $ns}) "
-                "SET s.complete = true, s.finished_at = datetime(), s.triples = $n "
-                "WITH s MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b",
-                {"ns": ns, "n": scan.triples - len(scan.duplicate_positions)}, write=True)
+    _mark_complete(graph, ns, scan.triples - len(scan.duplicate_positions))
     summary.seconds = time.monotonic() - started
     return summary

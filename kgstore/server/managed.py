@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from kgstore.errors import ServerError
 from kgstore.home import DEFAULT_BOLT_PORT, DEFAULT_HTTP_PORT, HomeSettings, KgstoreHome
@@ -221,11 +222,7 @@ class ManagedServer:
         password = self.home.write_password(password or current)
         if len(password) < 8:
             raise ServerError("the Neo4j password must be at least 8 characters long.")
-        result = subprocess.run(
-            [java, "-cp", dist.classpath, "org.neo4j.cli.AdminTool",
-             "dbms", "set-initial-password", password],
-            env=self._neo4j_env(), capture_output=True, text=True, check=False,
-        )
+        result = self.admin("dbms", "set-initial-password", password, java=java)
         if result.returncode != 0:
             raise ServerError(f"setting the initial password failed:\n{result.stdout}{result.stderr}")
         echo(f"Password for user 'neo4j' kept in {self.home.password_file} (mode 0600)")
@@ -285,6 +282,23 @@ class ManagedServer:
                  "kgstore.sidecar.read_timeout_ms, kgstore.sidecar.generate_timeout_ms"
         path.write_text("\n".join([header, *(f"{k}={v}" for k, v in ours.items()), *kept]) + "\n")
         return path
+
+    def admin(self, *args: str, java: str | None = None, log: IO[str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+        """Run ``neo4j-admin ARGS`` (``org.neo4j.cli.AdminTool`` from the home's jars) on this home.
+
+        Output is captured, or goes to ``log`` (a long import shows its own progress there).
+        """
+        dist = self.distribution()
+        if dist is None:
+            raise ServerError(f"no Neo4j server is installed in {self.home.root}.",
+                              hint="Run `kgstore server install` first (KGSTORE_HOME picks the home).")
+        java = java or check_java(dist.java_major, self.settings.java_home, what=f"Neo4j {dist.version}")
+        command = [java, "-cp", dist.classpath, "org.neo4j.cli.AdminTool", *args]
+        if log is None:
+            return subprocess.run(command, env=self._neo4j_env(), capture_output=True, text=True, check=False)
+        return subprocess.run(command, env=self._neo4j_env(), stdout=log, stderr=subprocess.STDOUT, text=True,
+                              check=False)
 
     def _neo4j_env(self) -> dict[str, str]:
         env = dict(os.environ)
