@@ -226,7 +226,16 @@ def bulk_sync(
     summary = SyncSummary(namespace=dataset.namespace, mode="bulk")
     with connect() as graph:
         check_bulk_target(graph, server, graph.settings.uri)
+    clock = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        summary.phases[name] = now - clock
+        clock = now
+
     scan = _scan(dataset, progress("validating", 0))
+    phase("validate")
     summary.skipped = list(dataset.errors.problems)
     summary.duplicate_triples = len(scan.duplicate_positions)
     summary.triples_by_split = dict(scan.splits)
@@ -236,16 +245,20 @@ def bulk_sync(
     arguments = write_import_files(dataset, scan, folder, image_store=ImageStore(image_store) if image_store
                                    else None, summary=summary, triple_batch_size=triple_batch_size,
                                    progress=progress)
+    phase("write CSV")
     report = folder / "import.report"
     log_path = folder / "import.log"
     server.stop(echo=echo)
+    phase("stop server")
     try:
         echo(f"Building the database with neo4j-admin database import full (log: {log_path}) ...")
         with log_path.open("w") as log:
             result = server.admin("database", "import", "full", DATABASE, "--overwrite-destination=true",
                                   "--bad-tolerance=0", f"--report-file={report}", *arguments, log=log)
+        phase("neo4j-admin import")
     finally:
         server.start(echo=echo)
+        phase("start server")
     if result.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise BulkError(f"neo4j-admin database import failed (exit {result.returncode}):\n{tail}",
@@ -254,6 +267,7 @@ def bulk_sync(
         apply_schema(graph)
         _mark_started(graph, dataset, fingerprint, triple_batch_size)
         _mark_complete(graph, dataset.namespace, summary.triples_created)
+    phase("schema and state")
     summary.seconds = time.monotonic() - started
     return summary
 

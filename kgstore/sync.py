@@ -66,6 +66,7 @@ class SyncSummary:
     skipped: list[InputProblem] = field(default_factory=list)
     seconds: float = 0.0
     triples_by_split: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (the bulk path's)
 
     @property
     def changed(self) -> bool:

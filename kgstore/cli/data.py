@@ -190,6 +190,8 @@ def _print_sync_summary(summary) -> None:  # noqa: ANN001 - kgstore.sync.SyncSum
     splits = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.triples_by_split.items()))
     console.print(f"triples by split: {splits}")
     console.print(f"{summary.seconds:.1f} s, {summary.triples_per_second:,.0f} triples/s")
+    if summary.phases:
+        console.print("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
     for problem in summary.skipped:
         console.print(f"[yellow]skipped[/] {problem}", markup=True, highlight=False)
     if not summary.changed:
