@@ -63,9 +63,15 @@ COLUMNS = {  # key: (label, unit) of the costs that are fitted and drawn
     "writeback_s": ("write-back time", "s"), "index_s": ("vector index online", "s"),
 }
 
+# Peak RSS of the step's own process: VmHWM, which exec resets. Not getrusage's ru_maxrss: Linux carries
+# it across fork and exec, so a child would report the benchmark process's size when that is larger.
 PRELUDE = ("import json, resource, sys, time\n"
            "def peak_mb():\n"
-           "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n")
+           "    try:\n"
+           "        with open('/proc/self/status') as status:\n"
+           "            return next(int(l.split()[1]) for l in status if l.startswith('VmHWM:')) / 1024\n"
+           "    except OSError:\n"
+           "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n")
 
 SYNC = PRELUDE + """
 from kgstore.driver import connect
