@@ -239,20 +239,30 @@ def print_table(rows: list[dict]) -> None:
 
 
 def print_fits(rows: list[dict]) -> dict[str, dict]:
+    """Slopes and estimates. ``last``: the slope between the two largest sizes; ``linear``: the
+    largest size's cost scaled in proportion, the safer estimate when fixed costs flatten the fit."""
     import math
 
     fits = {}
-    print(f"\n{'cost':<20} {'slope':>6} {'<= 1.1':>7} " + " ".join(f"{'at ' + size_name(n).upper():>10}"
-                                                                    for n in ESTIMATES))
+    sizes = [size_name(n).upper() for n in ESTIMATES]
+    print(f"\n{'cost':<20} {'slope':>6} {'last':>5} {'<= 1.1':>7} " + " ".join(f"{'fit ' + n:>12}" for n in sizes)
+          + " " + " ".join(f"{'linear ' + n:>13}" for n in sizes))
     for key, (label, unit) in COLUMNS.items():
         result = fit(rows, key)
         if result is None:
             continue
         slope, intercept = result
+        last_slope = fit(rows[-2:], key)
+        largest = rows[-1]
         estimates = {n: math.exp(intercept + slope * math.log(n)) for n in ESTIMATES}
-        fits[key] = {"slope": slope, "intercept": intercept, "estimates": estimates}
-        print(f"{label:<20} {slope:>6.2f} {'yes' if slope <= GOAL_SLOPE else 'NO':>7} "
-              + " ".join(f"{format(v, ',.0f') + ' ' + unit:>10}" for v in estimates.values()))
+        linear = {n: largest[key] * n / largest["triples"] for n in ESTIMATES}
+        fits[key] = {"slope": slope, "intercept": intercept, "last_slope": last_slope[0] if last_slope else None,
+                     "estimates": estimates, "linear": linear}
+        worst = max(slope, last_slope[0] if last_slope else slope)
+        print(f"{label:<20} {slope:>6.2f} {last_slope[0] if last_slope else float('nan'):>5.2f} "
+              f"{'yes' if worst <= GOAL_SLOPE else 'NO':>7} "
+              + " ".join(f"{format(v, ',.0f') + ' ' + unit:>12}" for v in estimates.values()) + " "
+              + " ".join(f"{format(v, ',.0f') + ' ' + unit:>13}" for v in linear.values()))
     return fits
 
 
