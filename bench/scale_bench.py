@@ -196,15 +196,19 @@ def measure_size(triples: int, work: Path, env: dict[str, str], args: argparse.N
     epoch = run_child(EPOCH, env, str(snapshot_dir), str(work / f"{name}-checkpoint"), json.dumps(options))
     print(f"# {name}: epoch {epoch['seconds']:.1f} s ({epoch['steps']}/{epoch['total_steps']} steps measured)",
           flush=True)
-    writeback = run_child(WRITEBACK, env, str(snapshot_dir), f"scale_{size_name(triples)}", str(args.writeback_dim))
-    print(f"# {name}: write-back {writeback['write_s']:.1f} s + index {writeback['index_s']:.1f} s", flush=True)
+    writeback = {"vectors": None, "write_s": None, "index_s": None}
+    if not args.skip_writeback:
+        writeback = run_child(WRITEBACK, env, str(snapshot_dir), f"scale_{size_name(triples)}",
+                              str(args.writeback_dim))
+        print(f"# {name}: write-back {writeback['write_s']:.1f} s + index {writeback['index_s']:.1f} s", flush=True)
     return {"triples": triples, "entities": spec.entities, "generate_s": generated.seconds,
             "sync_s": sync["seconds"], "sync_tps": sync["triples"] / sync["seconds"], "sync_rss_mb": sync["rss_mb"],
             "export_s": export["seconds"], "export_rss_mb": export["rss_mb"], "snapshot_mb": export["snapshot_mb"],
             "epoch_s": epoch["seconds"], "epoch_cut": epoch["cut"], "epoch_steps": epoch["steps"],
             "epoch_total_steps": epoch["total_steps"], "epoch_rss_mb": epoch["rss_mb"], "epoch_path": epoch["path"],
             "epoch_setup_s": epoch["setup_s"],
-            "writeback_s": writeback["write_s"], "writeback_vps": writeback["vectors"] / writeback["write_s"],
+            "writeback_s": writeback["write_s"],
+            "writeback_vps": writeback["vectors"] / writeback["write_s"] if writeback["vectors"] else None,
             "index_s": writeback["index_s"]}
 
 
@@ -220,6 +224,10 @@ def fit(rows: list[dict], key: str) -> tuple[float, float] | None:
     return float(slope), float(intercept)
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def print_table(rows: list[dict]) -> None:
     header = (f"{'triples':>11} {'entities':>10} {'sync s':>7} {'sync t/s':>9} {'sync MB':>8} {'export s':>8} "
               f"{'export MB':>9} {'snap MB':>8} {'setup s':>7} {'epoch s':>9} {'epoch MB':>9} {'wb vec/s':>9} "
@@ -229,8 +237,8 @@ def print_table(rows: list[dict]) -> None:
         epoch = ("~" if r["epoch_cut"] else "") + f"{r['epoch_s']:.1f}"
         print(f"{r['triples']:>11,} {r['entities']:>10,} {r['sync_s']:>7.1f} {r['sync_tps']:>9,.0f} "
               f"{r['sync_rss_mb']:>8.0f} {r['export_s']:>8.1f} {r['export_rss_mb']:>9.0f} {r['snapshot_mb']:>8.1f} "
-              f"{r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} {r['writeback_vps']:>9,.0f} "
-              f"{r['index_s']:>8.1f}")
+              f"{r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} "
+              f"{_number(r['writeback_vps'], ',.0f'):>9} {_number(r['index_s'], '.1f'):>8}")
     paths = {r["epoch_path"] for r in rows}
     print(f"(epoch: 2-layer R-GCN (bases) + DistMult, nssa loss, CPU, {', '.join(sorted(paths))};\n"
           " setup: building the trainer from the loaded snapshot; ~ = projected from the share of batches done\n"
@@ -252,8 +260,9 @@ def print_fits(rows: list[dict]) -> dict[str, dict]:
         if result is None:
             continue
         slope, intercept = result
-        last_slope = fit(rows[-2:], key)
-        largest = rows[-1]
+        measured = [r for r in rows if r.get(key)]
+        last_slope = fit(measured[-2:], key)
+        largest = measured[-1]
         estimates = {n: math.exp(intercept + slope * math.log(n)) for n in ESTIMATES}
         linear = {n: largest[key] * n / largest["triples"] for n in ESTIMATES}
         fits[key] = {"slope": slope, "intercept": intercept, "last_slope": last_slope[0] if last_slope else None,
@@ -319,6 +328,8 @@ def main() -> None:
     parser.add_argument("--previous", type=Path, action="append", default=[],
                         help="a JSON file of an earlier run whose rows join this run's table and fit (repeatable; "
                         "sizes measured again here replace them)")
+    parser.add_argument("--skip-writeback", action="store_true",
+                        help="leave write-back out (at 1M entities its vector index takes many minutes)")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"where the PNG goes [{FIGURE}]")
     parser.add_argument("--json", type=Path, default=OUT / "scale_bench.json", help="where the rows go as JSON")
     parser.add_argument("--report", type=Path, metavar="JSON",
