@@ -38,7 +38,7 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
                 config: TrainConfig | None = None, explicit: Collection[str] | None = None, recipe: str = AUTO,
                 snapshot: Path | None = None, namespaces: list[str] | None = None, refresh: bool = False,
                 resume: Path | None = None, write_back: bool = True, similarity: str = "cosine",
-                progress: bool = True, nproc: int = 1) -> TrainJob:
+                progress: bool = True, nproc: int = 1, warm_start: bool = False) -> TrainJob:
     """Train ``model`` on the graph (or a snapshot folder) and write its vectors back.
 
     The run gets a new checkpoint folder in the home (``resume`` continues one instead),
@@ -52,6 +52,9 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
     ``TrainJob.recipe``. ``explicit`` names the fields of ``config`` the user set (the CLI's
     typed flags and ``--config`` file fields); a ``config`` given without ``explicit`` is
     used as it is, and no ``config`` takes the whole recipe.
+
+    ``warm_start`` begins from the model's latest checkpoint (:mod:`trainer.warm_start`): its
+    configuration, with the fields in ``explicit`` changed, instead of a recipe.
     """
     check_model_name(model)
     if write_back:
@@ -62,14 +65,24 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
         raise KgstoreError("the graph has no training triples",
                            hint="Import a dataset first: `kgstore sync NAME` (see `kgstore datasets list`).")
     chosen = None
-    if config is None or explicit is not None:
+    previous = None
+    if warm_start:
+        previous = home.latest_checkpoint(model)
+        if previous is None:
+            raise KgstoreError(f"model {model!r} has no checkpoint to warm-start from",
+                               hint=f"Train it once without --warm-start: `kgstore train --model {model}`.")
+        base = Checkpoint(previous).read_config()
+        for name in explicit or ():
+            setattr(base, name, getattr(config, name))
+        config = base
+    elif config is None or explicit is not None:
         config, chosen = apply_recipe(config or TrainConfig(), explicit or (), GraphStats.of(data),
                                       device=default_device(), recipe=recipe)
         if chosen is not None and progress:
             print(chosen.line(), file=sys.stderr, flush=True)
     checkpoint = Path(resume) if resume is not None else home.new_checkpoint_dir(model)
     result = train(data, config, checkpoint_dir=checkpoint, resume=resume is not None, progress=progress,
-                   nproc=nproc)
+                   nproc=nproc, warm_start=previous)
     Checkpoint(checkpoint).mark_latest(home.latest_link(model))
     written = None
     if write_back:

@@ -180,6 +180,7 @@ class Trainer:
         self.validation: list[dict[str, Any]] = []
         self.best_mrr = -math.inf
         self.valid_from_train = 0  # train triples held out as the valid split (graphs without one)
+        self.warm_start: Any = None  # trainer.warm_start.WarmStart when the run began from an older checkpoint
         self.best_epoch = 0
         self.best_state: dict[str, Tensor] | None = None
         self.bad_evals = 0
@@ -386,7 +387,7 @@ class Trainer:
 
 def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_dir: Path | str,
           resume: bool = False, progress: bool = True, nproc: int = 1,
-          distributed: Distributed | None = None) -> TrainResult:
+          distributed: Distributed | None = None, warm_start: Path | str | None = None) -> TrainResult:
     """Train a link-prediction model on ``snapshot`` and write a checkpoint folder.
 
     Args:
@@ -394,6 +395,9 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
         config: the :class:`TrainConfig` (default ``TrainConfig()``).
         checkpoint_dir: the folder for weights, config, vocabulary, metrics and plots.
         resume: continue from ``checkpoint_dir/training_state.pt`` up to ``config.epochs``.
+        warm_start: an older checkpoint folder (of a smaller or changed graph) whose weights
+            the new model starts from, by entity key and relation name
+            (:mod:`trainer.warm_start`); a fresh optimiser and epoch count.
         progress: show a tqdm bar with loss and validation MRR.
         nproc: more than 1 trains with that many DDP processes on this machine
             (:func:`trainer.distributed.launch`, through ``torch.distributed.run``).
@@ -410,6 +414,8 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
 
     config = config or TrainConfig()
     if nproc > 1 and distributed is None:
+        if warm_start is not None:
+            raise ValueError("--warm-start with --nproc is not supported yet: warm-start on one process")
         from trainer.distributed import launch
 
         return launch(snapshot, config, checkpoint_dir=checkpoint_dir, nproc=nproc, resume=resume,
@@ -425,6 +431,13 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
     main = trainer.is_main
     if resume:  # distributed: every rank, so that every rank has the optimiser's state
         trainer.load_state()
+    elif warm_start is not None:
+        from trainer.warm_start import warm_start as carry_over
+
+        trainer.warm_start = carry_over(trainer.model, config, warm_start, entity_keys=snapshot.entity_keys,
+                                        relation_names=snapshot.relation_names)
+        if progress and main:
+            tqdm.write(trainer.warm_start.line(), file=sys.stderr)
     trainer.distribute()
     if main:
         trainer.write_static()
@@ -488,6 +501,10 @@ def _finish(trainer: Trainer) -> TrainResult:
         "epochs": trainer.history, "validation": trainer.validation, "best_epoch": trainer.best_epoch,
         "best_valid_mrr": trainer.best_mrr if trainer.best_mrr > -math.inf else None,
         "valid_from_train": trainer.valid_from_train,
+        "warm_start": None if trainer.warm_start is None else {
+            "from": str(trainer.warm_start.source), "entities_kept": trainer.warm_start.entities_kept,
+            "entities_new": trainer.warm_start.entities_new, "relations_kept": trainer.warm_start.relations_kept,
+            "relations_new": trainer.warm_start.relations_new},
         "stopped": trainer.stopped, "full_batch": trainer.full_batch, "device": str(trainer.device),
         "processes": 1 if trainer.distributed is None else trainer.distributed.world_size,
         "train_seconds": trainer.train_seconds, "eval_seconds": trainer.eval_seconds,

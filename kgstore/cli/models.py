@@ -162,6 +162,10 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
 @config_option("--seed", field="seed", type=int, help="Random seed.")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Continue training this checkpoint folder.")
+@click.option("--warm-start", is_flag=True,
+              help="Start from the model's latest checkpoint after the graph changed: same configuration (options "
+                   "given here change it), old entities and relations keep their weights by key and name, new ones "
+                   "are initialised; a new checkpoint folder.")
 @click.option("--refresh", is_flag=True, help="Re-export the snapshot even if the graph looks unchanged.")
 @click.option("--no-write-back", is_flag=True, help="Keep the vectors in the checkpoint only.")
 @click.option("--similarity", type=SIMILARITY, default="cosine", show_default=True,
@@ -186,7 +190,7 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
 def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: Path | None, config_file: Path | None,
           recipe: str, residual: bool, resume: Path | None, refresh: bool, no_write_back: bool, similarity: str,
           as_json: bool, uri: str | None, user: str | None, password: str | None, database: str | None, nproc: int,
-          **fields: Any) -> None:
+          warm_start: bool, **fields: Any) -> None:
     """Train entity vectors on the graph and write them back into a Neo4j vector index.
 
     Streams the graph from Neo4j into a snapshot (reused while the graph is unchanged),
@@ -204,6 +208,7 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
       kgstore train --snapshot snap/ --no-write-back     # on a machine without the database
       kgstore train --layers 2 --sampler neighbor --fanout 10,5 --nproc 2
       kgstore train --modalities text,image              # then: kgstore nearest --text "..."
+      kgstore sync more-facts.tsv && kgstore train --warm-start   # continue after the graph grew
     """
     need_trainer()
     from trainer.pipeline import train_model
@@ -214,7 +219,7 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     try:
         job = train_model(graph, home=home_of(ctx), model=model, config=config, explicit=explicit, recipe=recipe,
                           snapshot=snapshot, namespaces=namespaces(datasets), refresh=refresh, resume=resume,
-                          write_back=not no_write_back, similarity=similarity, nproc=nproc)
+                          write_back=not no_write_back, similarity=similarity, nproc=nproc, warm_start=warm_start)
     finally:
         if graph is not None:
             graph.close()
