@@ -111,8 +111,13 @@ def _note_types(seen: dict[str, set[type]], properties: dict[str, Any]) -> None:
             seen.setdefault(name, set()).add(type(value))
 
 
-def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
-    """Read everything once: validates, counts, and finds repeated triples."""
+def _scan(dataset: Dataset, advance: Callable[[int], None],
+          on_triple: Callable[[TripleRecord], None] | None = None) -> _Scan:
+    """Read everything once: validates, counts, and finds repeated triples.
+
+    ``on_triple`` sees each triple's first occurrence as it is read (the bulk path writes its
+    CSV in this same pass rather than parsing the files a second time).
+    """
     scan = _Scan()
     for entity in dataset.entities():
         scan.entity_ids.add(entity.id)
@@ -128,6 +133,8 @@ def _scan(dataset: Dataset, advance: Callable[[int], None]) -> _Scan:
             scan.duplicate_positions.add(position)
         else:
             seen.add(digest)
+            if on_triple is not None:
+                on_triple(triple)
         scan.entity_ids.add(triple.head)
         scan.entity_ids.add(triple.tail)
         if triple.properties:
