@@ -131,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M", help="triples per graph, comma list (e.g. 1M,3M,10M)")
     parser.add_argument("--online", default="", help="sizes at which the online path runs too (slow)")
+    parser.add_argument("--no-load-csv", default="", help="sizes at which LOAD CSV does not run (slow at 10M)")
     parser.add_argument("--heap", default="2g", help="each throwaway server's heap")
     parser.add_argument("--pagecache", default="2g", help="each throwaway server's page cache")
     parser.add_argument("--seed", type=int, default=0)
@@ -147,7 +148,9 @@ def main() -> None:
             work = Path(tmp)
             spec = SynthSpec(entities=default_entities(size), relations=200, triples=size, seed=args.seed)
             folder = write_synth(work / "graph", spec).folder
-            runners = [("bulk", run_bulk), ("LOAD CSV", run_load_csv)]
+            runners = [("bulk", run_bulk)]
+            if size not in {size_of(s) for s in args.no_load_csv.split(",") if s.strip()}:
+                runners.append(("LOAD CSV", run_load_csv))
             if size in online:
                 runners.append(("online", run_online))
             for name, runner in runners:
