@@ -153,7 +153,8 @@ def test_recipe_by_name_none_and_unknown() -> None:
     config, chosen = apply_recipe(plain, (), stats, recipe="large")
     assert chosen is not None and chosen.name == "large" and config.optimizer == "adagrad"
     assert config.dim == RECIPES["large"].fields["dim"]
-    with pytest.raises(ValueError, match="unknown recipe 'huge': use auto, none or one of small, small-dense, medium, large"):
+    with pytest.raises(ValueError, match="unknown recipe 'huge': use auto, none or one of small, small-dense, "
+                                         "medium, large"):
         apply_recipe(plain, (), stats, recipe="huge")
 
 
