@@ -212,6 +212,44 @@ def measure_size(triples: int, work: Path, env: dict[str, str], args: argparse.N
             "index_s": writeback["index_s"]}
 
 
+def measure_epoch_only(triples: int, work: Path, env: dict[str, str], args: argparse.Namespace) -> dict:
+    """The epoch alone, on a snapshot built straight from the generated triples (no server)."""
+    import numpy as np
+
+    from kgstore.importers.synth import generate_triples
+    from trainer.snapshot import SPLIT_CODES, Snapshot
+
+    name = f"scale{size_name(triples)}"
+    spec = SynthSpec(entities=default_entities(triples), relations=args.relations, triples=triples, seed=0,
+                     valid_fraction=0.01, test_fraction=0.01)
+    splits = generate_triples(spec)
+    snapshot = Snapshot(entity_keys=[f"{name}:e{i}" for i in range(spec.entities)],
+                        relation_names=[f"r{i}" for i in range(spec.relations)],
+                        triples=np.concatenate(list(splits.values())),
+                        splits=np.concatenate([np.full(len(a), SPLIT_CODES[k], np.uint8) for k, a in splits.items()]))
+    snapshot_dir = work / f"{name}-snapshot"
+    snapshot.save(snapshot_dir)
+    del snapshot, splits
+    row = dict.fromkeys(("generate_s", "sync_s", "sync_tps", "sync_rss_mb", "export_s", "export_rss_mb",
+                         "writeback_s", "writeback_vps", "index_s"))
+    row.update(triples=triples, entities=spec.entities,
+               snapshot_mb=sum(p.stat().st_size for p in snapshot_dir.rglob("*") if p.is_file()) / 2**20)
+    row.update(_epoch(name, snapshot_dir, work, env, args))
+    return row
+
+
+def _epoch(name: str, snapshot_dir: Path, work: Path, env: dict[str, str], args: argparse.Namespace) -> dict:
+    options = {"dim": args.dim, "num_bases": args.num_bases, "batch_size": args.batch_size,
+               "fanout": [int(f) for f in args.fanout.split(",")],
+               "threads": args.threads, "max_seconds": args.epoch_max_seconds}
+    epoch = run_child(EPOCH, env, str(snapshot_dir), str(work / f"{name}-checkpoint"), json.dumps(options))
+    print(f"# {name}: epoch {epoch['seconds']:.1f} s ({epoch['steps']}/{epoch['total_steps']} steps measured)",
+          flush=True)
+    return {"epoch_s": epoch["seconds"], "epoch_cut": epoch["cut"], "epoch_steps": epoch["steps"],
+            "epoch_total_steps": epoch["total_steps"], "epoch_rss_mb": epoch["rss_mb"], "epoch_path": epoch["path"],
+            "epoch_setup_s": epoch["setup_s"]}
+
+
 def fit(rows: list[dict], key: str) -> tuple[float, float] | None:
     """``(slope, intercept)`` of log(cost) against log(triples); None with fewer than two sizes."""
     import numpy as np
@@ -235,9 +273,10 @@ def print_table(rows: list[dict]) -> None:
     print(header)
     for r in rows:
         epoch = ("~" if r["epoch_cut"] else "") + f"{r['epoch_s']:.1f}"
-        print(f"{r['triples']:>11,} {r['entities']:>10,} {r['sync_s']:>7.1f} {r['sync_tps']:>9,.0f} "
-              f"{r['sync_rss_mb']:>8.0f} {r['export_s']:>8.1f} {r['export_rss_mb']:>9.0f} {r['snapshot_mb']:>8.1f} "
-              f"{r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} "
+        print(f"{r['triples']:>11,} {r['entities']:>10,} {_number(r['sync_s'], '.1f'):>7} "
+              f"{_number(r['sync_tps'], ',.0f'):>9} {_number(r['sync_rss_mb'], '.0f'):>8} "
+              f"{_number(r['export_s'], '.1f'):>8} {_number(r['export_rss_mb'], '.0f'):>9} "
+              f"{r['snapshot_mb']:>8.1f} {r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} "
               f"{_number(r['writeback_vps'], ',.0f'):>9} {_number(r['index_s'], '.1f'):>8}")
     paths = {r["epoch_path"] for r in rows}
     print(f"(epoch: 2-layer R-GCN (bases) + DistMult, nssa loss, CPU, {', '.join(sorted(paths))};\n"
@@ -330,6 +369,9 @@ def main() -> None:
                         "sizes measured again here replace them)")
     parser.add_argument("--skip-writeback", action="store_true",
                         help="leave write-back out (at 1M entities its vector index takes many minutes)")
+    parser.add_argument("--epoch-only", action="store_true",
+                        help="only the epoch, on a snapshot built from the generated triples (no sync, export, "
+                        "write-back; the server still starts)")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"where the PNG goes [{FIGURE}]")
     parser.add_argument("--json", type=Path, default=OUT / "scale_bench.json", help="where the rows go as JSON")
     parser.add_argument("--report", type=Path, metavar="JSON",
@@ -354,7 +396,7 @@ def main() -> None:
             env.pop(name, None)
         started = time.monotonic()
         for triples in sizes:
-            rows.append(measure_size(triples, work, env, args))
+            rows.append((measure_epoch_only if args.epoch_only else measure_size)(triples, work, env, args))
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")  # kept if a later size fails
         print(f"# all sizes in {time.monotonic() - started:.0f} s\n")
