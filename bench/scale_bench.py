@@ -25,6 +25,8 @@ Then fits ``log(cost) = a + slope * log(triples)`` per column, prints the slopes
     python bench/scale_bench.py                                  # 100k, 300k: a quick run
     python bench/scale_bench.py --sizes 1M,3M,10M --epoch-max-seconds 300
     python bench/scale_bench.py --sizes 1M --home ~/.local/share/kgstore   # an installed server
+    python bench/scale_bench.py --sizes 10M --epoch-only      # the epoch alone, no server work
+    python bench/scale_bench.py --sizes 3M --skip-writeback   # without write-back and its vector index
     python bench/scale_bench.py --sizes 10M --previous bench/out/scale_bench.json   # one fit over both runs
     python bench/scale_bench.py --report bench/out/scale_bench.json    # table, fits and figure again
 
@@ -361,8 +363,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024, help="training batch size [1024]")
     parser.add_argument("--fanout", default="10,5", help="neighbours per layer of the sampler [10,5]")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the epoch [2]")
-    parser.add_argument("--epoch-max-seconds", type=float, default=None,
-                        help="cut the epoch after this long and project its time from the batches done")
+    parser.add_argument("--epoch-max-seconds", type=float, default=60.0,
+                        help="cut the epoch after this long and project its time from the batches done; 0: the "
+                        "whole epoch (hours at 1M triples on 2 cores) [60]")
     parser.add_argument("--writeback-dim", type=int, default=64, help="dimension of the written vectors [64]")
     parser.add_argument("--previous", type=Path, action="append", default=[],
                         help="a JSON file of an earlier run whose rows join this run's table and fit (repeatable; "
