@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from trainer.config import TrainConfig
+    from trainer.distributed import launch
     from trainer.train import train
 
     device = args.device + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") and
@@ -69,7 +70,10 @@ def main(argv: list[str] | None = None) -> None:
                              num_threads=max(1, args.threads // nproc))
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as folder:
-            metrics = train(snapshot, config, checkpoint_dir=Path(folder), progress=False, nproc=nproc).metrics
+            folder = Path(folder)
+            result = launch(snapshot, config, checkpoint_dir=folder, progress=False, nproc=nproc) if nproc > 1 \
+                else train(snapshot, config, checkpoint_dir=folder, progress=False)
+            metrics = result.metrics
         wall = time.perf_counter() - start
         print(ROW.format(args.dataset, nproc, f"{metrics['test']['mrr']:.3f}", f"{metrics['test']['hits@10']:.3f}",
                          len(metrics["epochs"]), f"{metrics['train_seconds']:.1f}",

@@ -18,7 +18,7 @@ torch = require("torch", reason="the trainer tests need the train extra: pip ins
 
 from tests.test_sampling import dataset  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
-from trainer.distributed import Distributed, torchrun_command  # noqa: E402
+from trainer.distributed import Distributed, launch, torchrun_command  # noqa: E402
 from trainer.train import train  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def test_two_gloo_processes_train_umls_like_one(tmp_path) -> None:
     config = TrainConfig(dim=32, epochs=20, eval_every=10, patience=0, batch_size=256, lr=1e-2, dropout=0.0,
                          seed=0, num_threads=1)
     one = train(snapshot, config, checkpoint_dir=tmp_path / "one", progress=False)
-    two = train(snapshot, config, checkpoint_dir=tmp_path / "two", progress=False, nproc=2)
+    two = launch(snapshot, config, checkpoint_dir=tmp_path / "two", progress=False, nproc=2)
     assert one.metrics["processes"] == 1 and two.metrics["processes"] == 2
     assert [row["epoch"] for row in two.metrics["validation"]] == [10, 20]  # rank 0 validated, as one process does
     assert one.test["mrr"] > 0.6  # both learned something (a random ranking of 135 entities: about 0.04)
@@ -46,8 +46,8 @@ def test_a_failing_rank_is_an_error_naming_the_command(tmp_path) -> None:
     folder = dataclasses.replace(snapshot).save(tmp_path / "snap")
     (folder / "triples.npy").write_bytes(b"not a numpy file")  # every rank fails to load it
     with pytest.raises(RuntimeError, match="torch.distributed.run"):
-        train(dataclasses.replace(snapshot, path=folder), config, checkpoint_dir=tmp_path / "ckpt", progress=False,
-              nproc=2)
+        launch(dataclasses.replace(snapshot, path=folder), config, checkpoint_dir=tmp_path / "ckpt", progress=False,
+               nproc=2)
 
 
 def test_torchrun_command_and_outside_torchrun(monkeypatch, tmp_path) -> None:

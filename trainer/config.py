@@ -34,6 +34,11 @@ YAML_HINT = "pip install pyyaml"
 TOML_WRITER_HINT = "pip install tomli-w"
 
 
+# configuration fields that change the model's shape: a resumed or warm-started run must keep them
+STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
+              "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint")
+
+
 @dataclass
 class TrainConfig:
     """Training configuration; defaults are the recipe kgstore measured best on small graphs.

@@ -81,8 +81,16 @@ def train_model(graph: Graph | None, *, home: KgstoreHome, model: str = "default
         if chosen is not None and progress:
             print(chosen.line(), file=sys.stderr, flush=True)
     checkpoint = Path(resume) if resume is not None else home.new_checkpoint_dir(model)
-    result = train(data, config, checkpoint_dir=checkpoint, resume=resume is not None, progress=progress,
-                   nproc=nproc, warm_start=previous)
+    if nproc > 1:
+        if previous is not None:
+            raise KgstoreError("--warm-start with --nproc is not supported yet", hint="Warm-start on one process.")
+        from trainer.distributed import launch
+
+        result = launch(data, config, checkpoint_dir=checkpoint, nproc=nproc, resume=resume is not None,
+                        progress=progress)
+    else:
+        result = train(data, config, checkpoint_dir=checkpoint, resume=resume is not None, progress=progress,
+                       warm_start=previous)
     Checkpoint(checkpoint).mark_latest(home.latest_link(model))
     written = None
     if write_back:

@@ -22,7 +22,7 @@ vocabulary, message graph, known facts, best weights, training state (what
 
 R-GCN steps pass messages over the whole graph or over a subgraph sampled around the
 batch (``TrainConfig.sampler``, :func:`choose_full_batch`, :mod:`trainer.sampling`).
-``nproc > 1`` trains with PyTorch DDP under ``torchrun`` (:mod:`trainer.distributed`).
+Several processes: :func:`trainer.distributed.launch` runs this under ``torchrun`` (PyTorch DDP).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from trainer.checkpoint import Checkpoint
-from trainer.config import TrainConfig
+from trainer.config import STRUCTURAL, TrainConfig
 from trainer.evaluation import evaluate
 from trainer.model import KGModel
 from trainer.sampling import NeighborSampler
@@ -51,11 +51,8 @@ from trainer.targets import QueryIndex
 from trainer.threads import set_threads
 
 if TYPE_CHECKING:
-    from trainer.distributed import Distributed
+    from trainer.ranks import Distributed
 
-# configuration fields that change the model's shape: a resumed run must keep them
-STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
-              "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint")
 
 
 @dataclass
@@ -201,7 +198,7 @@ class Trainer:
         """
         if self.distributed is None:
             return
-        from trainer.distributed import StepLoss
+        from trainer.ranks import StepLoss
 
         self.step_module = self.distributed.wrap(StepLoss(self.model, self._step),
                                                  find_unused_parameters=bool(self.modalities))
@@ -302,7 +299,7 @@ class Trainer:
         """Mean loss of one epoch, and whether the time cap cut it short.
 
         Distributed, every rank walks rank 0's order of the rows and trains on its shard of
-        each global batch (:meth:`trainer.distributed.Distributed.shard`).
+        each global batch (:meth:`trainer.ranks.Distributed.shard`).
         """
         self.model.train()
         distributed = self.distributed
@@ -386,7 +383,7 @@ class Trainer:
 
 
 def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_dir: Path | str,
-          resume: bool = False, progress: bool = True, nproc: int = 1,
+          resume: bool = False, progress: bool = True,
           distributed: Distributed | None = None, warm_start: Path | str | None = None) -> TrainResult:
     """Train a link-prediction model on ``snapshot`` and write a checkpoint folder.
 
@@ -399,8 +396,6 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
             the new model starts from, by entity key and relation name
             (:mod:`trainer.warm_start`); a fresh optimiser and epoch count.
         progress: show a tqdm bar with loss and validation MRR.
-        nproc: more than 1 trains with that many DDP processes on this machine
-            (:func:`trainer.distributed.launch`, through ``torch.distributed.run``).
         distributed: this process's rank in a ``torchrun`` job (set by
             :func:`trainer.distributed.main`; None = one process).
 
@@ -413,13 +408,6 @@ def train(snapshot: Snapshot, config: TrainConfig | None = None, *, checkpoint_d
     from tqdm.auto import tqdm
 
     config = config or TrainConfig()
-    if nproc > 1 and distributed is None:
-        if warm_start is not None:
-            raise ValueError("--warm-start with --nproc is not supported yet: warm-start on one process")
-        from trainer.distributed import launch
-
-        return launch(snapshot, config, checkpoint_dir=checkpoint_dir, nproc=nproc, resume=resume,
-                      progress=progress)
     set_threads(config.num_threads)
     seed_everything(config.seed)
     snapshot, held = snapshot.with_valid_from_train(seed=config.seed)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from trainer.checkpoint import Checkpoint
-from trainer.config import TrainConfig
+from trainer.config import STRUCTURAL, TrainConfig
 
 
 @dataclass
@@ -66,8 +66,6 @@ def warm_start(model: nn.Module, config: TrainConfig, folder: Path | str, *, ent
     """Copy the checkpoint in ``folder`` into ``model`` (built for ``entity_keys``/``relation_names``)."""
     saved = Checkpoint(folder)
     old_config, vocab = saved.read_config(), saved.read_vocab()
-    from trainer.train import STRUCTURAL
-
     changed = [name for name in STRUCTURAL if getattr(old_config, name) != getattr(config, name)]
     if changed:
         raise ValueError(f"cannot warm-start from {saved.folder}: the config changes the model "
