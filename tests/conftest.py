@@ -43,6 +43,16 @@ def install_managed(home: Path, echo: Callable[[str], None] = lambda _: None) ->
     return server
 
 
+def private_server(home: Path) -> Iterator[ManagedServer]:
+    """A managed server of its own home, started, for tests that stop or kill it; stopped after."""
+    server = install_managed(home)
+    server.start(echo=lambda _: None)
+    try:
+        yield server
+    finally:
+        server.stop(echo=lambda _: None)
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest

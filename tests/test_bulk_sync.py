@@ -23,17 +23,14 @@ from kgstore.importers.files import FileSource, TripleFile
 from kgstore.importers.registry import open_dataset
 from kgstore.server import ManagedServer
 from kgstore.sync import sync_dataset
-from tests.conftest import install_managed, wipe
+from tests.conftest import private_server, wipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def bulk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
-    server = install_managed(tmp_path_factory.mktemp("bulk-home"))
-    server.start(echo=lambda _: None)
-    yield server
-    server.stop(echo=lambda _: None)
+    yield from private_server(tmp_path_factory.mktemp("bulk-home"))
 
 
 def private_graph(server: ManagedServer) -> Graph:

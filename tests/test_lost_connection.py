@@ -27,7 +27,7 @@ from kgstore.cli import main
 from kgstore.driver import connect, connection_lost
 from kgstore.errors import ConnectionFailed
 from kgstore.server import ManagedServer
-from tests.conftest import install_managed
+from tests.conftest import private_server
 
 pytestmark = pytest.mark.slow
 CODEX_S_TRIPLES = 36_543
@@ -36,10 +36,7 @@ CODEX_S_TRIPLES = 36_543
 @pytest.fixture(scope="module")
 def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
     """A started server of its own home, which these tests kill."""
-    server = install_managed(tmp_path_factory.mktemp("lost-connection-home"))
-    server.start(echo=lambda _: None)
-    yield server
-    server.stop(echo=lambda _: None)
+    yield from private_server(tmp_path_factory.mktemp("lost-connection-home"))
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
