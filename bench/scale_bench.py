@@ -192,12 +192,7 @@ def measure_size(triples: int, work: Path, env: dict[str, str], args: argparse.N
     snapshot_dir = work / f"{name}-snapshot"
     export = run_child(EXPORT, env, name, str(snapshot_dir))
     print(f"# {name}: export {export['seconds']:.1f} s", flush=True)
-    options = {"dim": args.dim, "num_bases": args.num_bases, "batch_size": args.batch_size,
-               "fanout": [int(f) for f in args.fanout.split(",")],
-               "threads": args.threads, "max_seconds": args.epoch_max_seconds}
-    epoch = run_child(EPOCH, env, str(snapshot_dir), str(work / f"{name}-checkpoint"), json.dumps(options))
-    print(f"# {name}: epoch {epoch['seconds']:.1f} s ({epoch['steps']}/{epoch['total_steps']} steps measured)",
-          flush=True)
+    epoch = _epoch(name, snapshot_dir, work, env, args)
     writeback = {"vectors": None, "write_s": None, "index_s": None}
     if not args.skip_writeback:
         writeback = run_child(WRITEBACK, env, str(snapshot_dir), f"scale_{size_name(triples)}",
@@ -206,10 +201,7 @@ def measure_size(triples: int, work: Path, env: dict[str, str], args: argparse.N
     return {"triples": triples, "entities": spec.entities, "generate_s": generated.seconds,
             "sync_s": sync["seconds"], "sync_tps": sync["triples"] / sync["seconds"], "sync_rss_mb": sync["rss_mb"],
             "export_s": export["seconds"], "export_rss_mb": export["rss_mb"], "snapshot_mb": export["snapshot_mb"],
-            "epoch_s": epoch["seconds"], "epoch_cut": epoch["cut"], "epoch_steps": epoch["steps"],
-            "epoch_total_steps": epoch["total_steps"], "epoch_rss_mb": epoch["rss_mb"], "epoch_path": epoch["path"],
-            "epoch_setup_s": epoch["setup_s"],
-            "writeback_s": writeback["write_s"],
+            **epoch, "writeback_s": writeback["write_s"],
             "writeback_vps": writeback["vectors"] / writeback["write_s"] if writeback["vectors"] else None,
             "index_s": writeback["index_s"]}
 
