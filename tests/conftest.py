@@ -11,8 +11,9 @@ A missing or broken server is a test failure, not a skip.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,22 @@ def install_managed(home: Path, echo: Callable[[str], None] = lambda _: None) ->
     server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size="768m",
                    pagecache_size="256m", echo=echo)
     return server
+
+
+def write_text_dataset(folder: Path, entities: Iterable, triples: list) -> Path:
+    """``triples`` (importer records) as a folder dataset (``triples.tsv`` with a split column) with
+    ``entities.jsonl`` holding the name and description of every entity they use."""
+    used = {t.head for t in triples} | {t.tail for t in triples}
+    folder.mkdir()
+    with (folder / "entities.jsonl").open("w") as out:
+        for entity in entities:
+            if entity.id in used:
+                out.write(json.dumps({"key": entity.id, "name": entity.name, "description": entity.description}) + "\n")
+    with (folder / "triples.tsv").open("w") as out:
+        out.write("head\trelation\ttail\tsplit\n")
+        for t in triples:
+            out.write(f"{t.head}\t{t.relation}\t{t.tail}\t{t.split}\n")
+    return folder
 
 
 def private_server(home: Path) -> Iterator[ManagedServer]:

@@ -20,6 +20,7 @@ require("torch", reason="the trainer needs the train extra: pip install kgstore[
 
 from kgstore.driver import Graph  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
+from tests.conftest import write_text_dataset  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.recipe import (  # noqa: E402
     CUDA_DIM,
@@ -202,15 +203,7 @@ def _wordnet_subset(data_dir: Path, folder: Path, num_triples: int = 600) -> Non
     train = [t for t in records if t.split == "train" and (t.head in seeds or t.tail in seeds)][:num_triples]
     used = {t.head for t in train} | {t.tail for t in train}
     test = [t for t in test if t.head in used and t.tail in used]  # 30 of them
-    folder.mkdir()
-    with (folder / "entities.jsonl").open("w") as out:
-        for entity in dataset.entities():
-            if entity.id in used:
-                out.write(json.dumps({"key": entity.id, "name": entity.name, "description": entity.description}) + "\n")
-    with (folder / "triples.tsv").open("w") as out:
-        out.write("head\trelation\ttail\tsplit\n")
-        for t in train + test:
-            out.write(f"{t.head}\t{t.relation}\t{t.tail}\t{t.split}\n")
+    write_text_dataset(folder, dataset.entities(), train + test)
 
 
 def test_wordnet_definitions_train_and_evaluate_through_the_server(graph: Graph, run_cli, data_dir: Path,  # noqa: ANN001

@@ -25,7 +25,7 @@ from neo4j.exceptions import ClientError  # noqa: E402
 
 from kgstore.driver import Graph, connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
-from tests.conftest import ServerUnderTest, wipe  # noqa: E402
+from tests.conftest import ServerUnderTest, wipe, write_text_dataset  # noqa: E402
 from tests.sidecars import start_sidecar  # noqa: E402
 from tests.tiny_lm import build_tiny_lm  # noqa: E402
 from trainer.generators.context import FactIndex, relation_phrase  # noqa: E402
@@ -72,16 +72,7 @@ def _wordnet_subset(data_dir: Path, folder: Path, num_triples: int = 400) -> Non
     dataset = open_dataset("wn18rr", source=data_dir)
     triples = [t for t in dataset.triples() if t.split == "train"][:num_triples]
     triples += [t for t in dataset.triples() if t.split == "test"][:20]
-    used = {t.head for t in triples} | {t.tail for t in triples}
-    folder.mkdir()
-    with (folder / "entities.jsonl").open("w") as out:
-        for entity in dataset.entities():
-            if entity.id in used:
-                out.write(json.dumps({"key": entity.id, "name": entity.name, "description": entity.description}) + "\n")
-    with (folder / "triples.tsv").open("w") as out:
-        out.write("head\trelation\ttail\tsplit\n")
-        for t in triples:
-            out.write(f"{t.head}\t{t.relation}\t{t.tail}\t{t.split}\n")
+    write_text_dataset(folder, dataset.entities(), triples)
 
 
 @pytest.fixture(scope="module")
