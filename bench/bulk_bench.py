@@ -24,7 +24,10 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -36,14 +39,19 @@ def size_of(text: str) -> int:
     return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
-def server_in(home: Path, heap: str, pagecache: str):  # noqa: ANN201 - kgstore.server.ManagedServer
+@contextmanager
+def server_in(home: Path, args: argparse.Namespace) -> Iterator[Any]:
+    """A throwaway managed server (an empty database) in ``home``, started, and stopped after."""
     from kgstore.server import ManagedServer, free_port
 
     server = ManagedServer(home)
-    server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size=heap,
-                   pagecache_size=pagecache, echo=lambda _: None)
+    server.install(bolt_port=free_port(), http_port=free_port(), sidecar_port=free_port(), heap_size=args.heap,
+                   pagecache_size=args.pagecache, echo=lambda _: None)
     server.start(echo=lambda _: None)
-    return server
+    try:
+        yield server
+    finally:
+        server.stop(echo=lambda _: None)
 
 
 def graph_of(server):  # noqa: ANN001, ANN201
@@ -63,8 +71,7 @@ def run_bulk(folder: Path, work: Path, args: argparse.Namespace) -> dict:
     from kgstore.bulk import bulk_sync
     from kgstore.importers.registry import open_dataset
 
-    server = server_in(work / "bulk-home", args.heap, args.pagecache)
-    try:
+    with server_in(work / "bulk-home", args) as server:
         started = time.perf_counter()
         summary = bulk_sync(open_dataset(str(folder), namespace="synth"), server=server,
                             connect=lambda: graph_of(server), echo=lambda _: None)
@@ -72,13 +79,10 @@ def run_bulk(folder: Path, work: Path, args: argparse.Namespace) -> dict:
         print("  bulk phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.phases.items()), flush=True)
         return {"seconds": seconds, "triples": summary.triples_created, "counts": count(server),
                 "phases": summary.phases}
-    finally:
-        server.stop(echo=lambda _: None)
 
 
 def run_load_csv(folder: Path, work: Path, args: argparse.Namespace) -> dict:
-    server = server_in(work / "csv-home", args.heap, args.pagecache)
-    try:
+    with server_in(work / "csv-home", args) as server:
         started = time.perf_counter()
         imports = server.home.server_dir / "import"
         imports.mkdir(parents=True, exist_ok=True)
@@ -108,23 +112,18 @@ def run_load_csv(folder: Path, work: Path, args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - started
         counts = count(server)
         return {"seconds": seconds, "triples": counts[1], "counts": counts}
-    finally:
-        server.stop(echo=lambda _: None)
 
 
 def run_online(folder: Path, work: Path, args: argparse.Namespace) -> dict:
     from kgstore.importers.registry import open_dataset
     from kgstore.sync import sync_dataset
 
-    server = server_in(work / "online-home", args.heap, args.pagecache)
-    try:
+    with server_in(work / "online-home", args) as server:
         started = time.perf_counter()
         with graph_of(server) as graph:
             summary = sync_dataset(graph, open_dataset(str(folder), namespace="synth"))
         seconds = time.perf_counter() - started
         return {"seconds": seconds, "triples": summary.triples_created, "counts": count(server)}
-    finally:
-        server.stop(echo=lambda _: None)
 
 
 def main() -> None:
