@@ -37,3 +37,15 @@ FOR (s:KgSync) REQUIRE s.namespace IS UNIQUE;
 // Batches committed by a running or interrupted sync (deleted when it completes).
 CREATE INDEX sync_batch_namespace IF NOT EXISTS
 FOR (b:KgSyncBatch) ON (b.namespace);
+
+// The sync generation counter (one node): every `kgstore sync` claims its next value.
+CREATE CONSTRAINT sync_counter_name IF NOT EXISTS
+FOR (c:KgSyncCounter) REQUIRE c.name IS UNIQUE;
+
+// Entities written by a sync generation, and heads of facts it wrote: the incremental
+// snapshot export reads only those newer than its snapshot's watermark.
+CREATE INDEX entity_sync_gen IF NOT EXISTS
+FOR (e:Entity) ON (e.sync_gen);
+
+CREATE INDEX entity_facts_sync_gen IF NOT EXISTS
+FOR (e:Entity) ON (e.facts_sync_gen);

@@ -19,6 +19,10 @@ finds the bulk-built graph exactly as it would have left it:
 4. Apply the schema and write the ``KgSync`` state (fingerprint, batch size, complete), so
    a later ``kgstore sync`` of the same input verifies and changes nothing.
 
+Every entity and triple gets ``sync_gen = 1`` (:data:`BULK_GENERATION`), and the sync
+generation counter is claimed once (the database was empty, so that is 1), as an online
+first sync would leave them: the incremental snapshot export works the same on both.
+
 A failed import leaves the (empty) database behind, restarts the server, and names the
 importer's report; the CSV files stay for a look.
 """
@@ -35,7 +39,7 @@ from typing import Any
 
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
-from kgstore.graph_names import HAS_IMAGE
+from kgstore.graph_names import HAS_IMAGE, SYNC_GEN
 from kgstore.image_store import ImageStore
 from kgstore.importers.base import Dataset
 from kgstore.importers.input_errors import InputErrors
@@ -54,12 +58,15 @@ from kgstore.sync import (
     _stored_image_rows,
     _triple_batches,
     _triple_row,
+    claim_generation,
 )
 
 DATABASE = "neo4j"
 # neo4j-admin's CSV value types for the Python types a dataset's properties hold
 _CSV_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 _ENTITY_FIELDS = ("id", "dataset", "name", "description")
+BULK_GENERATION = 1  # the sync generation of everything a bulk load writes (its database was empty)
+_GENERATION_HEADER = f"{SYNC_GEN}:long"
 
 
 class BulkError(KgstoreError):
@@ -149,7 +156,7 @@ class _TripleProperties(Exception):
 
 
 def _triple_header(columns: list[_Column]) -> list[str]:
-    return [":START_ID(Entity)", ":TYPE", ":END_ID(Entity)", *(c.header for c in columns)]
+    return [":START_ID(Entity)", ":TYPE", ":END_ID(Entity)", *(c.header for c in columns), _GENERATION_HEADER]
 
 
 def scan_and_write_triples(dataset: Dataset, folder: Path, progress: ProgressHook) -> tuple[Any, _CsvFile | None]:
@@ -166,7 +173,7 @@ def scan_and_write_triples(dataset: Dataset, folder: Path, progress: ProgressHoo
         if triple.properties:
             raise _TripleProperties
         row = _triple_row(ns, triple)
-        triples.write([row["h"], row["r"], row["t"], row["p"]["split"]])
+        triples.write([row["h"], row["r"], row["t"], row["p"]["split"], BULK_GENERATION])
 
     policy = dataset.errors.policy
     try:
@@ -188,11 +195,12 @@ def write_import_files(dataset: Dataset, scan: Any, folder: Path, *, image_store
     """
     ns = dataset.namespace
     entity_columns = _columns(scan.entity_properties, what="entity", fixed=_ENTITY_FIELDS)
-    entities = _CsvFile(folder, "entities", ["key:ID(Entity)", ":LABEL", *(c.header for c in entity_columns)])
+    entities = _CsvFile(folder, "entities", ["key:ID(Entity)", ":LABEL", *(c.header for c in entity_columns),
+                                             _GENERATION_HEADER])
     advance = progress("entities", len(scan.entity_ids))
     for row in _entity_rows(dataset, scan):
         labels = ";".join(dict.fromkeys(["Entity", *row["labels"]]))
-        entities.write([row["key"], labels, *(row["props"].get(c.name) for c in entity_columns)])
+        entities.write([row["key"], labels, *(row["props"].get(c.name) for c in entity_columns), BULK_GENERATION])
         advance(1)
     entities.close()
     summary.entities_created = entities.rows
@@ -210,7 +218,8 @@ def write_import_files(dataset: Dataset, scan: Any, folder: Path, *, image_store
         advance = progress("triples", scan.triples - len(scan.duplicate_positions))
         for _, rows in _triple_batches(dataset, scan, triple_batch_size):
             for row in rows:
-                triples.write([row["h"], row["r"], row["t"], *(row["p"].get(c.name) for c in triple_columns)])
+                triples.write([row["h"], row["r"], row["t"], *(row["p"].get(c.name) for c in triple_columns),
+                               BULK_GENERATION])
             advance(len(rows))
         triples.close()
     summary.triples_created = triples.rows
@@ -305,7 +314,8 @@ def bulk_sync(
                         hint=f"The input files are in {folder}; the full log is {log_path}.")
     with connect() as graph:
         apply_schema(graph)
-        _mark_started(graph, dataset, fingerprint, triple_batch_size)
+        summary.generation = claim_generation(graph)  # BULK_GENERATION: the counter's first step
+        _mark_started(graph, dataset, fingerprint, triple_batch_size, summary.generation)
         _mark_complete(graph, dataset.namespace, summary.triples_created)
     phase("schema and state")
     summary.seconds = time.monotonic() - started

@@ -44,6 +44,15 @@ MODEL_MODALITY_VECTORS = "modality_vectors"  # modalities with their own propert
 MODEL_WRITTEN_AT = "written_at"
 MODEL_META_PREFIX = "meta_"  # meta_checkpoint, meta_decoder, meta_test_mrr, ...
 
+# Sync generations (kgstore.sync, trainer.export's incremental re-export): every sync run
+# claims the next value of one counter, and stamps what it creates or changes with it.
+SYNC_COUNTER = "KgSyncCounter"  # (:KgSyncCounter {name: "sync", value}) — the last generation claimed
+SYNC_COUNTER_NAME = "sync"  # the counter node's name (its uniqueness constraint's property is `name`)
+SYNC_GEN = "sync_gen"  # on an :Entity the sync wrote or changed, on a fact it created or changed,
+# and on the :KgSync node of the run (the generation it claimed)
+FACTS_SYNC_GEN = "facts_sync_gen"  # on an :Entity: the last generation that created or changed one of its
+# outgoing facts (written only where the head itself was not new in that generation)
+
 # Write-back leases: a live write-back (or collector) holds one per model version it works
 # on, renewed by a heartbeat; `kgstore models gc` drops versions that are neither current
 # nor leased (kgstore.writeback).

@@ -19,7 +19,16 @@ the common cases fast and exact:
 - *fresh* (nothing of this namespace yet) and *resume* (same input, killed half-way):
   plain ``CREATE`` from the first uncommitted triple;
 - *verify* (already complete, or different input): each batch first reads which
-  triples exist and creates only the missing ones, so a second run changes nothing.
+  triples exist and creates only the missing ones (and updates the ``split`` and
+  properties of those the input changed), so a second run changes nothing.
+
+**Sync generations.** Each run claims the next value of one counter in the graph
+(``(:KgSyncCounter {name: "sync"})``, :func:`claim_generation`) and stamps it as
+``sync_gen`` on every entity it creates or changes (a new image link counts), on every
+fact it creates or changes, and on its ``KgSync`` node. Where the head of such a fact
+was not itself new in this run, the head gets ``facts_sync_gen`` too. Both entity
+properties are indexed, so the snapshot export (:mod:`trainer.export`) finds what changed
+since its snapshot's watermark without a scan: the incremental re-export.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from kgstore.driver import DEFAULT_BATCH_SIZE, Graph, batched
-from kgstore.graph_names import HAS_IMAGE
+from kgstore.graph_names import FACTS_SYNC_GEN, HAS_IMAGE, SYNC_COUNTER, SYNC_COUNTER_NAME, SYNC_GEN
 from kgstore.image_store import ImageStore, NotAnImage, inspect_image
 from kgstore.importers.base import Dataset
 from kgstore.importers.input_errors import InputErrors, InputProblem
@@ -57,7 +66,8 @@ class SyncSummary:
     entities_unchanged: int = 0
     relations_written: int = 0
     triples_created: int = 0
-    triples_existing: int = 0
+    triples_existing: int = 0  # already there (those whose split or properties changed included)
+    triples_updated: int = 0  # existing triples whose split or properties the input changed
     triples_resumed: int = 0
     duplicate_triples: int = 0
     images_linked: int = 0
@@ -67,11 +77,12 @@ class SyncSummary:
     seconds: float = 0.0
     triples_by_split: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (the bulk path's)
+    generation: int = 0  # the sync generation this run claimed (and stamped on what it wrote)
 
     @property
     def changed(self) -> bool:
         return bool(self.entities_created or self.entities_updated or self.triples_created
-                    or self.images_linked or self.relations_written)
+                    or self.triples_updated or self.images_linked or self.relations_written)
 
     @property
     def triples_total(self) -> int:
@@ -163,10 +174,10 @@ MATCH (e:Entity {key: key})
 RETURN key, properties(e) AS props, labels(e) AS labels
 """
 
-_WRITE_ENTITIES = """
+_WRITE_ENTITIES = f"""
 UNWIND $rows AS row
-MERGE (e:Entity {key: row.key})
-SET e += row.props
+MERGE (e:Entity {{key: row.key}})
+SET e += row.props, e.{SYNC_GEN} = $gen
 SET e:$(row.labels)
 """
 
@@ -197,14 +208,16 @@ def _entity_row(namespace: str, entity: EntityRecord) -> dict[str, Any]:
 
 
 def _write_entities(graph: Graph, rows: Iterable[dict[str, Any]], summary: SyncSummary,
-                    batch_size: int, advance: Callable[[int], None], *, namespace_empty: bool = False) -> None:
+                    batch_size: int, advance: Callable[[int], None], *, generation: int,
+                    namespace_empty: bool = False) -> None:
     """Write only new or changed entities, so an unchanged re-run writes nothing at all.
 
     When the namespace has no entity yet, every row is new: the batches are written
     without first reading what exists (``MERGE`` keeps it correct either way).
     """
     if namespace_empty:
-        result = graph.unwind(_WRITE_ENTITIES, rows, batch_size=batch_size, on_batch=advance)
+        result = graph.unwind(_WRITE_ENTITIES, rows, batch_size=batch_size, on_batch=advance,
+                              parameters={"gen": generation})
         summary.entities_created += result.counters.get("nodes_created", 0)
         summary.entities_updated += result.rows - result.counters.get("nodes_created", 0)
         return
@@ -224,7 +237,7 @@ def _write_entities(graph: Graph, rows: Iterable[dict[str, Any]], summary: SyncS
             else:
                 summary.entities_unchanged += 1
         if todo:
-            graph.unwind(_WRITE_ENTITIES, todo, batch_size=len(todo))
+            graph.unwind(_WRITE_ENTITIES, todo, batch_size=len(todo), parameters={"gen": generation})
         advance(len(batch))
 
 
@@ -290,7 +303,22 @@ UNWIND range(0, size($rows) - 1) AS i
 WITH i, $rows[i] AS row
 MATCH (h:Entity {key: row.h})-[e]->(t:Entity {key: row.t})
 WHERE type(e) = row.r
-RETURN DISTINCT i
+RETURN i, all(k IN keys(row.p) WHERE coalesce(e[k] = row.p[k], false)) AS same
+"""
+
+# Existing triples whose split or properties the input changed (`+=`: other properties stay).
+_UPDATE_TRIPLES = """
+UNWIND $rows AS row
+MATCH (h:Entity {key: row.h})-[e]->(t:Entity {key: row.t})
+WHERE type(e) = row.r
+SET e += row.p
+"""
+
+# The heads of facts a generation wrote, where the head itself is older than the generation.
+_MARK_HEADS = f"""
+UNWIND $heads AS key
+MATCH (h:Entity {{key: key}})
+SET h.{FACTS_SYNC_GEN} = $gen
 """
 
 # One small node per committed batch (not a list on the KgSync node: concurrent writers
@@ -318,32 +346,52 @@ def _triple_row(namespace: str, triple: TripleRecord) -> dict[str, Any]:
 
 def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSummary, *,
                    create_blindly: bool, done: set[int], batch_size: int,
-                   advance: Callable[[int], None]) -> None:
+                   advance: Callable[[int], None], generation: int, mark_heads: bool) -> None:
     """Write triple batches; each commits together with its number in the sync state.
 
     ``done`` holds the numbers of batches committed by an earlier, interrupted run with the
     same input: they are skipped. Blind ``CREATE`` batches run on concurrent sessions at
     once (deadlocks between them are retried by the driver), and so do verifying batches.
+    Every triple written gets ``sync_gen = generation``; with ``mark_heads`` (the namespace
+    had entities before this run, so a head may be older than the generation) the heads of
+    the written triples get ``facts_sync_gen`` in the same transaction.
     """
     ns = dataset.namespace
     bulk = graph.has_procedure("kgstore.createTriples")
 
-    def create_rows(tx: Any, rows: list[dict[str, Any]]) -> int:
-        if bulk:
-            return tx.run(_CREATE_TRIPLES_BULK, _triple_columns(rows)).single()["created"]
-        return tx.run(_CREATE_TRIPLES, rows=rows).consume().counters.relationships_created
+    def stamped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**row, "p": {**row["p"], SYNC_GEN: generation}} for row in rows]
 
-    def create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    def mark(tx: Any, rows: list[dict[str, Any]]) -> None:
+        if mark_heads and rows:
+            tx.run(_MARK_HEADS, heads=sorted({row["h"] for row in rows}), gen=generation).consume()
+
+    def create_rows(tx: Any, rows: list[dict[str, Any]]) -> int:
+        rows = stamped(rows)
+        if bulk:
+            created = tx.run(_CREATE_TRIPLES_BULK, _triple_columns(rows)).single()["created"]
+        else:
+            created = tx.run(_CREATE_TRIPLES, rows=rows).consume().counters.relationships_created
+        mark(tx, rows)
+        return created
+
+    def create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int, int]:
         created = create_rows(tx, rows)
         tx.run(_MARK_BATCH, ns=ns, batch=number).consume()
-        return created, 0
+        return created, 0, 0
 
-    def verify_and_create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        present = {r["i"] for r in tx.run(_EXISTING_TRIPLES, rows=rows)}
+    def verify_and_create(tx: Any, number: int, rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+        present: dict[int, bool] = {}  # row -> whether an existing relationship already says the same
+        for record in tx.run(_EXISTING_TRIPLES, rows=rows):
+            present[record["i"]] = present.get(record["i"], False) or record["same"]
         missing = [row for i, row in enumerate(rows) if i not in present]
+        changed = stamped([rows[i] for i, same in present.items() if not same])
         created = create_rows(tx, missing) if missing else 0
+        if changed:
+            tx.run(_UPDATE_TRIPLES, rows=changed).consume()
+            mark(tx, changed)
         tx.run(_MARK_BATCH, ns=ns, batch=number).consume()
-        return created, len(rows) - len(missing)
+        return created, len(rows) - len(missing), len(changed)
 
     work = create if create_blindly else verify_and_create
 
@@ -358,13 +406,14 @@ def _write_triples(graph: Graph, dataset: Dataset, scan: _Scan, summary: SyncSum
     # Batches hold distinct triples (repeats were dropped), so concurrent batches never
     # write the same relationship; deadlocks on shared nodes are retried by the driver.
     sizes: deque[int] = deque()
-    for created, existing in graph.write_concurrently(work, pending()):
+    for created, existing, updated in graph.write_concurrently(work, pending()):
         size = sizes.popleft()
         if created + existing != size:
             raise RuntimeError(f"{size - created - existing} triples of a batch reference entities "
                                "that do not exist; the entity pass must run first")
         summary.triples_created += created
         summary.triples_existing += existing
+        summary.triples_updated += updated
         advance(size)
 
 
@@ -375,7 +424,7 @@ MERGE (i:Image {{sha256: row.sha256}})
   ON CREATE SET i.mime = row.mime, i.width = row.width, i.height = row.height,
                 i.bytes = row.bytes, i.uri = row.uri
 MERGE (e)-[l:{HAS_IMAGE}]->(i)
-  ON CREATE SET l.dataset = $ns, l.source = row.source
+  ON CREATE SET l.dataset = $ns, l.source = row.source, e.{SYNC_GEN} = $gen
 """
 
 
@@ -395,21 +444,35 @@ def _stored_image_rows(dataset: Dataset, scan: _Scan, store: ImageStore, summary
 
 
 def _write_images(graph: Graph, dataset: Dataset, scan: _Scan, store: ImageStore,
-                  summary: SyncSummary, batch_size: int, advance: Callable[[int], None]) -> None:
+                  summary: SyncSummary, batch_size: int, advance: Callable[[int], None], generation: int) -> None:
     rows = _stored_image_rows(dataset, scan, store, summary, advance)
     if rows:
         result = graph.unwind(_LINK_IMAGES, rows, batch_size=batch_size,
-                              parameters={"ns": dataset.namespace})
+                              parameters={"ns": dataset.namespace, "gen": generation})
         summary.images_linked = result.counters.get("relationships_created", 0)
 
 
 # ------------------------------------------------------------------------ sync state
-def _mark_started(graph: Graph, dataset: Dataset, fingerprint: str, triple_batch_size: int) -> None:
+_CLAIM_GENERATION = f"""
+MERGE (c:{SYNC_COUNTER} {{name: $name}})
+SET c.value = coalesce(c.value, 0) + 1
+RETURN c.value AS generation
+"""
+
+
+def claim_generation(graph: Graph) -> int:
+    """The next sync generation (1 for the first sync of a database): one atomic counter step."""
+    return graph.query(_CLAIM_GENERATION, {"name": SYNC_COUNTER_NAME}, write=True)[0]["generation"]
+
+
+def _mark_started(graph: Graph, dataset: Dataset, fingerprint: str, triple_batch_size: int,
+                  generation: int) -> None:
     graph.query(
         "MERGE (s:KgSync {namespace: $ns}) "
         "SET s.fingerprint = $fp, s.batch_size = $bs, s.complete = false, s.started_at = datetime(), "
-        "    s.source = $source",
-        {"ns": dataset.namespace, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root)},
+        f"    s.source = $source, s.{SYNC_GEN} = $gen",
+        {"ns": dataset.namespace, "fp": fingerprint, "bs": triple_batch_size, "source": str(dataset.root),
+         "gen": generation},
         write=True)
 
 
@@ -466,20 +529,24 @@ def sync_dataset(
         summary.mode, create_blindly = "verify", False
     if summary.mode != "resume":  # batch numbers of another input or batch size mean nothing now
         graph.query("MATCH (b:KgSyncBatch {namespace: $ns}) DELETE b", {"ns": ns}, write=True)
-    _mark_started(graph, dataset, fingerprint, triple_batch_size)
+    summary.generation = generation = claim_generation(graph)
+    _mark_started(graph, dataset, fingerprint, triple_batch_size, generation)
 
     _write_entities(graph, _entity_rows(dataset, scan), summary, batch_size,
-                    progress("entities", len(scan.entity_ids)), namespace_empty=namespace_empty)
+                    progress("entities", len(scan.entity_ids)), generation=generation,
+                    namespace_empty=namespace_empty)
     _write_relations(graph, dataset, summary)
+    # In an empty namespace every head is new in this generation: its own sync_gen says enough.
     _write_triples(graph, dataset, scan, summary, create_blindly=create_blindly, done=done,
                    batch_size=triple_batch_size,
-                   advance=progress("triples", scan.triples - len(scan.duplicate_positions)))
+                   advance=progress("triples", scan.triples - len(scan.duplicate_positions)),
+                   generation=generation, mark_heads=not namespace_empty)
     if scan.images:
         store = ImageStore(image_store) if image_store else None
         if store is None:
             raise ValueError("the dataset has images: pass image_store (a folder for the image files)")
         _write_images(graph, dataset, scan, store, summary, batch_size,
-                      progress("images", len(scan.images)))
+                      progress("images", len(scan.images)), generation)
     _mark_complete(graph, ns, scan.triples - len(scan.duplicate_positions))
     summary.seconds = time.monotonic() - started
     return summary

@@ -29,6 +29,16 @@ Before exporting, a cheap census of the graph (see :func:`graph_fingerprint`) is
 into a fingerprint that is stored in ``meta.json``; an export into a folder that already
 holds a snapshot with the same fingerprint loads that snapshot instead of reading the
 graph again.
+
+**Incremental re-export.** When the fingerprint differs and the folder holds an earlier
+snapshot of the same scope and database, only what the syncs since that snapshot wrote
+is read — the entities and facts stamped with a sync generation newer than the snapshot's
+*watermark* — and the old snapshot is patched and checked against the new census
+(:mod:`trainer.incremental_export`). When the check fails (facts or entities written by
+plain Cypher without a generation, deletions) a full export runs instead, and one line
+says why. ``meta`` tells which it was: ``export_mode`` (``full``, ``incremental`` or, in
+memory, ``reused``), ``entities_read`` and ``facts_read`` (what came over Bolt),
+``sync_watermark`` and ``census``.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ from neo4j.exceptions import Neo4jError
 from kgstore.driver import Graph
 from kgstore.graph_names import NOT_FACTS
 from kgstore.home import KgstoreHome
+from trainer.incremental_export import Delta, NotPatchable, census_counts, patch_snapshot, read_watermark
 from trainer.snapshot import FEATURES_DIR, FORMAT_VERSION, SPLIT_CODES, Snapshot
 
 logger = logging.getLogger(__name__)
@@ -281,9 +292,18 @@ def export_snapshot(
     renamed entity, a re-pointed fact made in Cypher) goes unnoticed: ``refresh=True``
     always re-exports.
 
+    Incremental: when the fingerprint differs but ``path`` holds an earlier snapshot of the
+    same namespaces and database, only the entities and facts written by syncs since its
+    watermark are read and patched in (:mod:`trainer.incremental_export`); if the patch does
+    not match the graph's census, a line says why and the whole graph is exported.
+    ``refresh=True`` always exports the whole graph.
+
     The returned snapshot's ``meta`` holds ``fingerprint``, ``source_uri``, ``database``,
-    ``namespaces``, ``created_at`` (UTC, ISO 8601) and ``export_seconds``; in memory only,
-    ``meta["reused"]`` tells whether it was loaded instead of exported. A new snapshot is
+    ``database_id``, ``namespaces``, ``created_at`` (UTC, ISO 8601), ``export_seconds``,
+    ``export_mode`` (``full`` or ``incremental``), ``entities_read`` and ``facts_read``
+    (entities and facts transferred), ``sync_watermark`` and ``census``; in memory only,
+    ``meta["reused"]`` tells whether it was loaded instead of exported (then ``export_mode``
+    is ``reused`` and nothing was read). A new snapshot is
     written to a temporary sibling folder and moved into place, so an interrupted export
     never leaves a half-written folder that looks complete.
 
@@ -294,10 +314,11 @@ def export_snapshot(
     if fetch_size < 1:
         raise ValueError(f"fetch_size must be at least 1, got {fetch_size}")
     path = Path(path) if path is not None else None
+    watermark = read_watermark(graph)  # before the census: what a sync adds meanwhile is read next time
     census = take_census(graph, namespaces)
     if path is not None and not refresh and _reusable(path, census.fingerprint):
         snapshot = Snapshot.load(path)
-        snapshot.meta["reused"] = True
+        snapshot.meta.update(reused=True, export_mode="reused", entities_read=0, facts_read=0)
         message = (f"graph unchanged (fingerprint {census.fingerprint}): reusing the snapshot in {path} "
                    f"({snapshot.num_entities} entities, {len(snapshot.triples)} triples); "
                    "pass refresh=True to export again")
@@ -307,20 +328,34 @@ def export_snapshot(
         return snapshot
 
     started = time.monotonic()
-    snapshot = _stream(graph, census, fetch_size=fetch_size, progress=progress)
+    patched = None if refresh or path is None else _patched(graph, path, census, watermark, fetch_size, progress)
+    if patched is not None:
+        snapshot, delta = patched
+        mode, entities_read, facts_read = "incremental", len(delta.entities), delta.facts_read
+    else:
+        snapshot = _stream(graph, census, fetch_size=fetch_size, progress=progress)
+        mode, entities_read, facts_read = "full", snapshot.num_entities, len(snapshot.triples)
     seconds = time.monotonic() - started
     snapshot.meta.update({
         "fingerprint": census.fingerprint, "source_uri": graph.settings.uri, "database": graph.database,
+        "database_id": census.database_id,
         "namespaces": census.namespaces, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "export_seconds": round(seconds, 3),
         "triples_per_second": round(len(snapshot.triples) / seconds) if seconds > 0 else None,
+        "export_mode": mode, "entities_read": entities_read, "facts_read": facts_read,
+        "sync_watermark": watermark, "census": census_counts(census),
     })
     if path is not None:
         _save_atomically(snapshot, path)
         snapshot.path = path
-    message = (f"exported {snapshot.num_entities} entities, {snapshot.num_relations} relations and "
-               f"{len(snapshot.triples)} triples in {seconds:.1f} s"
-               + (f" to {path}" if path is not None else ""))
+    if mode == "incremental":
+        message = (f"patched the snapshot with {entities_read} changed entities and {facts_read} changed facts "
+                   f"(of {snapshot.num_entities} and {len(snapshot.triples)}) in {seconds:.1f} s"
+                   + (f" in {path}" if path is not None else ""))
+    else:
+        message = (f"exported {snapshot.num_entities} entities, {snapshot.num_relations} relations and "
+                   f"{len(snapshot.triples)} triples in {seconds:.1f} s"
+                   + (f" to {path}" if path is not None else ""))
     logger.info(message)
     if progress:
         print(message, file=sys.stderr)
@@ -328,12 +363,35 @@ def export_snapshot(
     return snapshot
 
 
+def _patched(graph: Graph, path: Path, census: GraphCensus, watermark: int, fetch_size: int,
+             progress: bool) -> tuple[Snapshot, Delta] | None:
+    """The snapshot in ``path`` patched with what changed since it (None: export everything)."""
+    try:
+        meta = Snapshot.read_meta(path)
+    except (OSError, ValueError):
+        meta = None
+    if meta is None or meta.get("format_version") != FORMAT_VERSION:
+        return None  # nothing to patch: a first export says nothing more
+    try:
+        return patch_snapshot(graph, Snapshot.load(path), census, watermark=watermark,
+                              excluded=list(EXCLUDED_TYPES), fetch_size=fetch_size)
+    except NotPatchable as reason:
+        message = f"incremental export not possible ({reason}): exporting the whole graph"
+        logger.warning(message)
+        if progress:
+            print(message, file=sys.stderr)
+        return None
+
+
 def load_or_export(graph: Graph | None, home: KgstoreHome, *, snapshot: Path | None = None,
                    namespaces: list[str] | None = None, refresh: bool = False, progress: bool = True) -> Snapshot:
-    """The snapshot in the folder ``snapshot``, or one exported from ``graph`` into the home's
-    snapshot folder for ``namespaces`` (reused while the graph is unchanged)."""
+    """The snapshot in the folder ``snapshot`` (``export_mode`` ``given``), or one exported from
+    ``graph`` into the home's snapshot folder for ``namespaces`` (reused while the graph is
+    unchanged, patched after syncs: :func:`export_snapshot`)."""
     if snapshot is not None:
-        return Snapshot.load(snapshot)
+        given = Snapshot.load(snapshot)
+        given.meta.update(export_mode="given", entities_read=0, facts_read=0)  # nothing read from the graph
+        return given
     if graph is None:
         raise ValueError("either a snapshot folder or a database connection is needed")
     return export_snapshot(graph, snapshot_dir_for(home, namespaces), namespaces=namespaces, refresh=refresh,

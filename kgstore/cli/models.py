@@ -228,6 +228,9 @@ def train(ctx: click.Context, model: str, datasets: tuple[str, ...], snapshot: P
     if as_json:
         render.emit_json({"model": model, "checkpoint": job.result.checkpoint_dir, "metrics": metrics,
                           "recipe": None if job.recipe is None else job.recipe.to_dict(),
+                          "snapshot": {"entities": job.snapshot.num_entities, "triples": len(job.snapshot.triples),
+                                       **{k: job.snapshot.meta.get(k) for k in (
+                                           "export_mode", "entities_read", "facts_read", "export_seconds")}},
                           "write_back": None if written is None else {
                               "version": written.version.version, "vectors": written.vectors,
                               "property": written.version.property_name, "index": written.version.index_name,
