@@ -129,3 +129,85 @@ def test_the_size_rule_in_help_and_readme_is_the_code_s() -> None:
     assert "--fanout N,N" in help_text and "--nproc" in help_text
     readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
     assert f"full-graph steps up to **{threshold} training triples**" in readme
+
+
+# -- sparse entity-table updates (issue 16: a sampled step must not cost the entity count) --------
+def sampled_trainer(tmp_path, **overrides):
+    from trainer.train import Trainer
+
+    values = {"dim": 16, "num_layers": 2, "num_bases": 4, "sampler": "neighbor", "fanout": [2, 1], "batch_size": 8,
+              "num_negatives": 4, "dropout": 0.0, "seed": 0, "num_threads": 1}
+    torch.manual_seed(0)
+    return Trainer(dataset("umls"), TrainConfig(**{**values, **overrides}), tmp_path)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+@pytest.mark.parametrize("loss", ["1-n-ce", "nssa"])
+def test_a_sampled_step_updates_only_the_entity_rows_it_looked_up(tmp_path, optimizer: str, loss: str) -> None:
+    trainer = sampled_trainer(tmp_path, optimizer=optimizer, loss=loss)
+    table = trainer.model.encoder.features.embedding.weight
+    looked_up = []
+    sample = trainer.sampler.sample
+    trainer.sampler.sample = lambda *a, **k: looked_up.append(out := sample(*a, **k)) or out
+    before = table.detach().clone()
+    loss_value, _ = trainer._step(torch.arange(8))
+    trainer.optimizer.zero_grad(set_to_none=True)
+    loss_value.backward()
+    assert table.grad.is_sparse  # the rows of the subgraph only, not an [E, dim] gradient
+    trainer.optimizer.step()
+    touched = torch.zeros(trainer.num_entities, dtype=torch.bool)
+    touched[looked_up[0][0]] = True
+    assert 0 < int(touched.sum()) < trainer.num_entities
+    assert torch.equal(table.detach()[~touched], before[~touched])  # untouched rows keep their exact values
+    assert not torch.equal(table.detach()[touched], before[touched])
+    state = trainer.optimizer.sparse.state[table]
+    assert not state["sum"][~touched].any()  # nor does the optimiser keep anything for them
+    assert not trainer.sampler._seen.any() and (trainer.sampler._local == -1).all()  # scratch maps reset
+    assert int((trainer._local >= 0).sum()) == int(touched.sum())
+
+
+def test_row_optimizer_matches_dense_adagrad_and_sparse_adam() -> None:
+    from trainer.optimizers import RowOptimizer
+
+    torch.manual_seed(0)
+    start = torch.randn(50, 4)
+    steps = [(torch.tensor([3, 7, 7, 20]), torch.randn(4, 4)), (torch.tensor([7, 41]), torch.randn(2, 4)),
+             (torch.tensor([0, 3]), torch.randn(2, 4))]
+    for kind, reference_cls, sparse_reference in (("adagrad", torch.optim.Adagrad, False),
+                                                  ("adam", torch.optim.SparseAdam, True)):
+        mine, reference = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+        optimizer, expected = RowOptimizer([mine], kind=kind, lr=0.1), reference_cls([reference], lr=0.1)
+        for rows, values in steps:
+            grad = torch.sparse_coo_tensor(rows[None], values, (50, 4), check_invariants=True)
+            mine.grad, reference.grad = grad, grad if sparse_reference else grad.to_dense()
+            optimizer.step()
+            expected.step()
+            torch.testing.assert_close(mine.detach(), reference.detach(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="sparse"):
+        mine.grad = torch.ones(50, 4)
+        optimizer.step()
+
+
+def test_full_graph_steps_keep_the_one_dense_optimiser(tmp_path) -> None:
+    """The full-graph path (the recipes' MRRs): dense gradients and the same Adam, step for step."""
+    from trainer.optimizers import SparseAndDense
+
+    full = sampled_trainer(tmp_path / "a", sampler="full")
+    assert type(full.optimizer) is torch.optim.Adam and not full.sparse
+    assert not any(table.sparse for table in full.model.entity_tables())
+    reference = sampled_trainer(tmp_path / "b", sampler="full")
+    reference.optimizer = torch.optim.Adam(reference.model.parameter_groups(lr=3e-3, modality_lr=3e-3), lr=3e-3)
+    for trainer in (full, reference):
+        torch.manual_seed(1)
+        for start in (0, 8):
+            loss, _ = trainer._step(torch.arange(start, start + 8))
+            trainer.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainer.optimizer.step()
+    for (name, a), b in zip(full.model.state_dict().items(), reference.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    sampled = sampled_trainer(tmp_path / "c")
+    assert isinstance(sampled.optimizer, SparseAndDense)
+    sampled.optimizer.load_state_dict(sampled.optimizer.state_dict())
+    with pytest.raises(ValueError, match="sampler"):  # a full-graph run's state does not resume a sampled run
+        sampled.optimizer.load_state_dict(full.optimizer.state_dict())

@@ -105,6 +105,22 @@ class KGModel(nn.Module):
         rest = [p for p in self.parameters() if id(p) not in ids]
         return [{"params": rest, "lr": lr}] + ([{"params": heads, "lr": modality_lr}] if heads else [])
 
+    def entity_tables(self) -> list[nn.Embedding]:
+        """The encoder's per-entity tables (one row per entity): the structural embedding."""
+        return [m for m in self.encoder.features.modules() if isinstance(m, nn.Embedding)]
+
+    def use_sparse_entity_gradients(self, sparse: bool = True) -> list[nn.Parameter]:
+        """Make the entity tables' gradients sparse (only the rows a step looked up); their weights.
+
+        For steps on sampled subgraphs: a dense gradient is as large as the table, and so is
+        every optimiser step over it, whatever the batch, so a step's cost would grow with
+        the number of entities (issue 16). The weights and the forward pass do not change.
+        """
+        tables = self.entity_tables()
+        for table in tables:
+            table.sparse = sparse
+        return [table.weight for table in tables]
+
     def entity_vectors(self) -> Tensor:
         """Encoder output ``[E, dim]`` for all entities over the full message graph."""
         ids = torch.arange(self.num_entities, device=self.edge_index.device)

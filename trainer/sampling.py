@@ -35,7 +35,10 @@ class NeighborSampler:
         self.indptr = torch.zeros(num_entities + 1, dtype=torch.long)
         self.indptr[1:] = torch.bincount(self.dst, minlength=num_entities).cumsum(0)
         self.num_entities = num_entities
+        # [E] scratch maps kept across calls and reset at the nodes a call touched, so that a
+        # call's cost follows its subgraph, not the entity count
         self._local = torch.full((num_entities,), -1, dtype=torch.long)
+        self._seen = torch.zeros(num_entities, dtype=torch.bool)
 
     def sample(self, seeds: Tensor, *, num_hops: int, fanout: int | list[int] | tuple[int, ...],
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -51,7 +54,7 @@ class NeighborSampler:
             raise ValueError(f"fanout must be a positive number or a list of them, got {fanout!r}")
         nodes = torch.unique(seeds.cpu())
         frontier, edges = nodes, []
-        seen = torch.zeros(self.num_entities, dtype=torch.bool)
+        seen = self._seen
         seen[nodes] = True
         for depth in range(num_hops):
             width = fanouts[min(depth, len(fanouts) - 1)]
@@ -77,4 +80,5 @@ class NeighborSampler:
         self._local[nodes] = torch.arange(nodes.numel())
         edge_index = torch.stack([self._local[self.src[edge_ids]], self._local[self.dst[edge_ids]]])
         self._local[nodes] = -1
+        seen[nodes] = False
         return nodes, edge_index, self.edge_type[edge_ids]

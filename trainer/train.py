@@ -45,6 +45,7 @@ from trainer.checkpoint import Checkpoint
 from trainer.config import STRUCTURAL, TrainConfig
 from trainer.evaluation import evaluate
 from trainer.model import KGModel
+from trainer.optimizers import build_optimizer
 from trainer.sampling import NeighborSampler
 from trainer.snapshot import Snapshot
 from trainer.targets import QueryIndex
@@ -159,14 +160,17 @@ class Trainer:
                                                      torch.from_numpy(data.present))
         self.model.set_graph(self.train_triples)
         self.model.to(self.device)
-        optimizer = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
-        modality_lr = config.modality_lr or (config.lr / 10 if config.optimizer == "adagrad" else config.lr)
-        self.optimizer = optimizer(self.model.parameter_groups(lr=config.lr, modality_lr=modality_lr), lr=config.lr)
         self.full_batch = choose_full_batch(num_entities=self.num_entities, num_train=len(self.train_triples),
                                             config=config)
+        # Sampled steps touch a few rows of the entity table: sparse gradients keep a step's cost
+        # off the entity count. Not under NCCL, which has no sparse all-reduce (gloo has).
+        self.sparse = not self.full_batch and (distributed is None or self.device.type == "cpu")
+        self.optimizer = build_optimizer(self.model, config, sparse=self.sparse)
         self.batches = _Batches(self.train_triples, num_relations=self.num_relations, config=config)
         self.filter_index = QueryIndex(snapshot.triples, num_relations=self.num_relations)
         self.sampler = None
+        self._local: Tensor | None = None  # global entity id -> position in this step's subgraph, or -1
+        self._local_nodes = torch.zeros(0, dtype=torch.long, device=self.device)
         if not self.full_batch:
             self.sampler = NeighborSampler(self.model.edge_index, self.model.edge_type,
                                            num_entities=self.num_entities)
@@ -238,9 +242,13 @@ class Trainer:
                                                            fanout=self.config.fanout)  # type: ignore[arg-type]
         nodes = nodes.to(self.device)
         x = self.model.encoder(nodes, edge_index.to(self.device), edge_type.to(self.device))
-        local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
-        local[nodes] = torch.arange(nodes.numel(), device=self.device)
-        return x, local
+        # one [E] map kept across steps, reset at the previous step's nodes only: no per-step O(E) work
+        if self._local is None:
+            self._local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+        self._local[self._local_nodes] = -1
+        self._local[nodes] = torch.arange(nodes.numel(), device=self.device)
+        self._local_nodes = nodes
+        return x, self._local
 
     def _loss_1n(self, rows: Tensor) -> Tensor:
         config, index = self.config, self.batches.index
