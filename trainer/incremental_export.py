@@ -193,12 +193,9 @@ def patch(old: Snapshot, delta: Delta) -> Snapshot:
         triples[:, 2] = old_to_new[triples[:, 2]]
     splits = np.asarray(old.splits, dtype=np.uint8)
     if rows:
-        changed = set(rows)
-        candidates = np.flatnonzero(np.isin(triples[:, 0], np.fromiter({h for h, _, _ in rows}, dtype=np.int64)))
-        replaced = [i for i in candidates.tolist() if tuple(triples[i].tolist()) in changed]
-        keep = np.ones(len(triples), dtype=bool)
-        keep[replaced] = False
-        triples = np.concatenate([triples[keep], np.asarray(rows, dtype=np.int64).reshape(-1, 3)])
+        new_rows = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+        keep = ~_contained(triples, new_rows, len(merged_keys), len(relation_names))
+        triples = np.concatenate([triples[keep], new_rows])
         splits = np.concatenate([splits[keep], np.asarray(codes, dtype=np.uint8)])
     order = np.lexsort((triples[:, 2], triples[:, 1], triples[:, 0]))
     return Snapshot(
@@ -206,6 +203,20 @@ def patch(old: Snapshot, delta: Delta) -> Snapshot:
         entity_text={"name": names, "description": descriptions}, entity_labels=labels,
         entity_images=images, image_uris=image_uris,
     )
+
+
+def _contained(triples: np.ndarray, rows: np.ndarray, num_entities: int, num_relations: int) -> np.ndarray:
+    """A mask of the ``triples`` equal to one of ``rows`` (both ``[n, 3]`` int64)."""
+    if num_entities * num_entities * max(num_relations, 1) < 2**62:  # one int64 code per triple
+        def code(a: np.ndarray) -> np.ndarray:
+            return (a[:, 0] * num_relations + a[:, 1]) * num_entities + a[:, 2]
+
+        return np.isin(code(triples), code(rows))
+    wanted = {tuple(row) for row in rows.tolist()}
+    mask = np.zeros(len(triples), dtype=bool)
+    for i in np.flatnonzero(np.isin(triples[:, 0], rows[:, 0])).tolist():
+        mask[i] = tuple(triples[i].tolist()) in wanted
+    return mask
 
 
 def census_counts(census: GraphCensus) -> dict[str, Any]:
@@ -222,10 +233,10 @@ def snapshot_counts(snapshot: Snapshot) -> dict[str, Any]:
     names = {code: name for name, code in SPLIT_CODES.items()}
     triples: Counter[str] = Counter()
     if len(snapshot.triples):
-        pairs, counts = np.unique(np.stack([snapshot.triples[:, 1], snapshot.splits.astype(np.int64)], axis=1),
-                                  axis=0, return_counts=True)
-        for (relation, split), n in zip(pairs.tolist(), counts.tolist(), strict=True):
-            triples[f"{snapshot.relation_names[relation]}\t{names[split]}"] += n
+        per_pair = np.bincount(snapshot.triples[:, 1] * len(names) + snapshot.splits.astype(np.int64))
+        for pair in np.flatnonzero(per_pair).tolist():
+            relation, split = divmod(pair, len(names))
+            triples[f"{snapshot.relation_names[relation]}\t{names[split]}"] += int(per_pair[pair])
     images = snapshot.entity_images or []
     distinct = set().union(*images) if images else set()
     return {"entities": snapshot.num_entities, "triples": dict(sorted(triples.items())),

@@ -178,7 +178,8 @@ class _progress:
 
 def _print_sync_summary(summary) -> None:  # noqa: ANN001 - kgstore.sync.SyncSummary
     rows = [["entities", summary.entities_created, summary.entities_updated, summary.entities_unchanged, ""],
-            ["triples", summary.triples_created, "", summary.triples_existing + summary.triples_resumed,
+            ["triples", summary.triples_created, summary.triples_updated or "",
+             summary.triples_existing - summary.triples_updated + summary.triples_resumed,
              f"{summary.duplicate_triples:,} repeated" if summary.duplicate_triples else ""]]
     if summary.images_linked or summary.images_existing or summary.images_stored:
         rows.append(["images", f"{summary.images_linked:,} linked", f"{summary.images_stored:,} stored",
