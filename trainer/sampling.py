@@ -41,19 +41,22 @@ class NeighborSampler:
         self._seen = torch.zeros(num_entities, dtype=torch.bool)
 
     def sample(self, seeds: Tensor, *, num_hops: int, fanout: int | list[int] | tuple[int, ...],
-               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+               generator: torch.Generator | None = None, with_hops: bool = False) -> tuple:
         """``(nodes [n], edge_index [2, m], edge_type [m])`` of the sampled subgraph.
 
         ``fanout`` gives the in-edges kept per entity at each hop, nearest hop first (one
         number: every hop; hops past the list's end reuse its last number). ``nodes``
-        starts with the unique ``seeds`` in sorted order; ``edge_index`` holds local
-        positions into ``nodes``.
+        starts with the unique ``seeds`` in sorted order, followed by the entities each hop
+        reached; ``edge_index`` holds local positions into ``nodes``. ``with_hops`` adds
+        ``hops``: ``hops[k]`` = the entities within ``k`` hops (``num_hops + 1`` numbers), so
+        the edges into ``nodes[:hops[k]]`` are those of the first ``k + 1`` hops
+        (:meth:`trainer.encoders.rgcn.RGCNEncoder.forward` trims its layers by them).
         """
         fanouts = [fanout] if isinstance(fanout, int) else list(fanout)
         if not fanouts or min(fanouts) < 1:
             raise ValueError(f"fanout must be a positive number or a list of them, got {fanout!r}")
         nodes = torch.unique(seeds.cpu())
-        frontier, edges = nodes, []
+        frontier, edges, hops = nodes, [], [nodes.numel()]
         seen = self._seen
         seen[nodes] = True
         for depth in range(num_hops):
@@ -76,9 +79,13 @@ class NeighborSampler:
             seen[new] = True
             nodes = torch.cat([nodes, new])
             frontier = new
+            hops.append(nodes.numel())
         edge_ids = torch.unique(torch.cat(edges)) if edges else torch.zeros(0, dtype=torch.long)
         self._local[nodes] = torch.arange(nodes.numel())
         edge_index = torch.stack([self._local[self.src[edge_ids]], self._local[self.dst[edge_ids]]])
         self._local[nodes] = -1
         seen[nodes] = False
-        return nodes, edge_index, self.edge_type[edge_ids]
+        if not with_hops:
+            return nodes, edge_index, self.edge_type[edge_ids]
+        hops += [nodes.numel()] * (num_hops + 1 - len(hops))  # no frontier left: the last hops add nothing
+        return nodes, edge_index, self.edge_type[edge_ids], hops

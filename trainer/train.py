@@ -235,19 +235,24 @@ class Trainer:
         return 0.0 if loss is None else self.config.align_weight * loss
 
     def _encode_seeds(self, seeds: Tensor) -> tuple[Tensor, Tensor]:
-        """``(vectors of the computed entities, position of each global id or -1)``."""
+        """``(vectors of the computed entities, position of each global id or -1)``.
+
+        Full-graph steps compute every entity; sampled ones the unique ``seeds``.
+        """
         if self.full_batch:
             return self.model.entity_vectors(), torch.arange(self.num_entities, device=self.device)
-        nodes, edge_index, edge_type = self.sampler.sample(seeds, num_hops=self.config.num_layers,
-                                                           fanout=self.config.fanout)  # type: ignore[arg-type]
+        nodes, edge_index, edge_type, hops = self.sampler.sample(
+            seeds, num_hops=self.config.num_layers, fanout=self.config.fanout, with_hops=True)  # type: ignore[arg-type]
         nodes = nodes.to(self.device)
-        x = self.model.encoder(nodes, edge_index.to(self.device), edge_type.to(self.device))
-        # one [E] map kept across steps, reset at the previous step's nodes only: no per-step O(E) work
+        # only the seeds' vectors: the outer hops feed them and are not computed for themselves
+        x = self.model.encoder(nodes, edge_index.to(self.device), edge_type.to(self.device), hops=hops)
+        seeds = nodes[:hops[0]]
+        # one [E] map kept across steps, reset at the previous step's seeds only: no per-step O(E) work
         if self._local is None:
             self._local = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
         self._local[self._local_nodes] = -1
-        self._local[nodes] = torch.arange(nodes.numel(), device=self.device)
-        self._local_nodes = nodes
+        self._local[seeds] = torch.arange(seeds.numel(), device=self.device)
+        self._local_nodes = seeds
         return x, self._local
 
     def _loss_1n(self, rows: Tensor) -> Tensor:

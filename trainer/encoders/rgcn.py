@@ -53,9 +53,13 @@ class BasisRGCNConv(RGCNConv):
     Anything else (tuple or index inputs, ``SparseTensor`` adjacency) goes to ``RGCNConv``.
     """
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        if (self.num_bases is None or self.aggr != "mean" or not isinstance(x, Tensor)
-                or not torch.is_floating_point(x) or not isinstance(edge_index, Tensor) or edge_type is None):
+    def forward(self, x: Tensor | tuple[Tensor, Tensor], edge_index: Tensor,  # type: ignore[override]
+                edge_type: Tensor | None = None) -> Tensor:
+        """``x``: node vectors, or ``(sources, targets)`` vectors when only the first targets' outputs are needed."""
+        x_source, x_target = x if isinstance(x, tuple) else (x, x)
+        if (self.num_bases is None or self.aggr != "mean" or not isinstance(x_source, Tensor)
+                or not isinstance(x_target, Tensor) or not torch.is_floating_point(x_source)
+                or not isinstance(edge_index, Tensor) or edge_type is None):
             return super().forward(x, edge_index, edge_type)
         source, target = edge_index[0], edge_index[1]
         # The edges of one relation into one node form a group, and the layer averages over
@@ -63,16 +67,17 @@ class BasisRGCNConv(RGCNConv):
         # so the mean is taken once per group and only the groups are weighted per basis.
         groups, group_of_edge, group_size = torch.unique(target * self.num_relations + edge_type,
                                                          return_inverse=True, return_counts=True)
-        features = x.float()  # sums in float32, also under autocast
-        group_mean = features.new_zeros((groups.numel(), x.size(1))).index_add_(
+        features = x_source.float()  # sums in float32, also under autocast
+        group_mean = features.new_zeros((groups.numel(), features.size(1))).index_add_(
             0, group_of_edge, features.index_select(0, source)) / group_size.unsqueeze(1)
         basis_weight = self.comp[groups % self.num_relations]  # [groups, bases]
         group_target = groups // self.num_relations
-        aggregated = torch.stack([  # [nodes, bases, in], one [groups, in] product at a time
-            features.new_zeros(x.shape).index_add_(0, group_target, group_mean * basis_weight[:, b:b + 1])
+        shape = (x_target.size(0), features.size(1))
+        aggregated = torch.stack([  # [targets, bases, in], one [groups, in] product at a time
+            features.new_zeros(shape).index_add_(0, group_target, group_mean * basis_weight[:, b:b + 1])
             for b in range(self.num_bases)], dim=1)
-        out = aggregated.view(x.size(0), -1) @ self.weight.view(-1, self.out_channels)
-        out = out + x @ self.root
+        out = aggregated.view(shape[0], -1) @ self.weight.view(-1, self.out_channels)
+        out = out + x_target @ self.root
         return out + self.bias if self.bias is not None else out
 
 
@@ -136,21 +141,35 @@ class RGCNEncoder(nn.Module):
     def needs_graph(self) -> bool:
         return self.num_layers > 0
 
-    def forward(self, entity_ids: Tensor, edge_index: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
-        """Vectors ``[n, dim]`` for ``entity_ids`` ``[n]``.
+    def forward(self, entity_ids: Tensor, edge_index: Tensor | None = None, edge_type: Tensor | None = None,
+                hops: list[int] | None = None) -> Tensor:
+        """Vectors ``[n, dim]`` for ``entity_ids`` ``[n]`` (``[hops[0], dim]`` with ``hops``).
 
         ``edge_index`` (``[2, m]``, local positions into ``entity_ids``) and ``edge_type``
         (``[m]``) are the message graph among those entities; required when
         ``num_layers > 0``.
+
+        ``hops`` (a sampled subgraph, :meth:`trainer.sampling.NeighborSampler.sample`):
+        ``entity_ids`` are ordered by hop from the seeds and ``hops[k]`` entities lie within
+        ``k`` hops. Only the seeds' vectors are then computed: layer ``i`` of ``L`` outputs
+        the entities within ``L - 1 - i`` hops, from the edges into them (PyG's
+        ``trim_to_layer``), which are the vectors the seeds' outputs depend on; the entities
+        of the outer hop are looked up, not transformed.
         """
         x = self.features(entity_ids)
         if not self.layers:
-            return x
+            return x if hops is None else x[:hops[0]]
         if edge_index is None or edge_type is None:
             raise ValueError("an R-GCN encoder with layers needs edge_index and edge_type")
         x = self.dropout(x)
         for i, layer in enumerate(self.layers):
-            x = x + layer(x, edge_index, edge_type) if self.residual else layer(x, edge_index, edge_type)
+            if hops is None:
+                x = x + layer(x, edge_index, edge_type) if self.residual else layer(x, edge_index, edge_type)
+            else:
+                targets = hops[min(len(self.layers) - 1 - i, len(hops) - 1)]
+                into = edge_index[1] < targets
+                out = layer((x, x[:targets]), edge_index[:, into], edge_type[into])
+                x = x[:targets] + out if self.residual else out
             if i < len(self.layers) - 1:
                 x = self.dropout(x.relu())
         return x
