@@ -48,6 +48,7 @@ MODEL_META_PREFIX = "meta_"  # meta_checkpoint, meta_decoder, meta_test_mrr, ...
 # claims the next value of one counter, and stamps what it creates or changes with it.
 SYNC_COUNTER = "KgSyncCounter"  # (:KgSyncCounter {name: "sync", value}) — the last generation claimed
 SYNC_COUNTER_NAME = "sync"  # the counter node's name (its uniqueness constraint's property is `name`)
+SYNC_COUNTER_ID = "id"  # a random id given when the counter is created: a wiped and re-synced graph has another
 SYNC_GEN = "sync_gen"  # on an :Entity the sync wrote or changed, on a fact it created or changed,
 # and on the :KgSync node of the run (the generation it claimed)
 FACTS_SYNC_GEN = "facts_sync_gen"  # on an :Entity: the last generation that created or changed one of its

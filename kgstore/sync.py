@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from kgstore.driver import DEFAULT_BATCH_SIZE, Graph, batched
-from kgstore.graph_names import FACTS_SYNC_GEN, HAS_IMAGE, SYNC_COUNTER, SYNC_COUNTER_NAME, SYNC_GEN
+from kgstore.graph_names import FACTS_SYNC_GEN, HAS_IMAGE, SYNC_COUNTER, SYNC_COUNTER_ID, SYNC_COUNTER_NAME, SYNC_GEN
 from kgstore.image_store import ImageStore, NotAnImage, inspect_image
 from kgstore.importers.base import Dataset
 from kgstore.importers.input_errors import InputErrors, InputProblem
@@ -455,6 +455,7 @@ def _write_images(graph: Graph, dataset: Dataset, scan: _Scan, store: ImageStore
 # ------------------------------------------------------------------------ sync state
 _CLAIM_GENERATION = f"""
 MERGE (c:{SYNC_COUNTER} {{name: $name}})
+  ON CREATE SET c.{SYNC_COUNTER_ID} = randomUUID()
 SET c.value = coalesce(c.value, 0) + 1
 RETURN c.value AS generation
 """

@@ -90,7 +90,7 @@ def test_one_percent_more_triples_reads_one_percent_and_patches_exactly(
     sync_dataset(graph, v1, image_store=store)
     first = export_snapshot(graph, folder, progress=False)
     assert (first.meta["export_mode"], first.meta["facts_read"]) == ("full", len(triples) - written + 2)
-    assert first.meta["sync_watermark"] == read_watermark(graph) == 1
+    assert first.meta["sync_watermark"] == read_watermark(graph).generation == 1
 
     summary = sync_dataset(graph, v2, image_store=store)
     assert (summary.mode, summary.generation) == ("verify", 2)
@@ -140,6 +140,14 @@ def test_a_fact_written_without_a_generation_falls_back_to_a_full_export(
     # From that full export on, incremental exports work again.
     sync_dataset(graph, tiny(tmp_path / "c", [("a", "r", "b"), ("b", "r", "c"), ("c", "s", "a"), ("d", "s", "a")]))
     assert export_snapshot(graph, folder, namespaces=["tiny"], progress=False).meta["facts_read"] == 1
+    # A wiped and re-synced graph counts its generations afresh: never patched onto the old snapshot.
+    graph.query("MATCH (n) DETACH DELETE n", write=True)
+    sync_dataset(graph, tiny(tmp_path / "d", [("a", "r", "b"), ("x", "s", "a")]))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainer.export"):
+        rebuilt = export_snapshot(graph, folder, namespaces=["tiny"], progress=False)
+    assert rebuilt.meta["export_mode"] == "full" and "sync counter is not the one" in caplog.text
+    assert rebuilt.entity_keys == ["tiny:a", "tiny:b", "tiny:x"]
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ is read — the entities and facts stamped with a sync generation newer than the
 plain Cypher without a generation, deletions) a full export runs instead, and one line
 says why. ``meta`` tells which it was: ``export_mode`` (``full``, ``incremental`` or, in
 memory, ``reused``), ``entities_read`` and ``facts_read`` (what came over Bolt),
-``sync_watermark`` and ``census``.
+``sync_watermark``, ``sync_counter`` and ``census``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from neo4j.exceptions import Neo4jError
 from kgstore.driver import Graph
 from kgstore.graph_names import NOT_FACTS
 from kgstore.home import KgstoreHome
-from trainer.incremental_export import Delta, NotPatchable, census_counts, patch_snapshot, read_watermark
+from trainer.incremental_export import Delta, NotPatchable, Watermark, census_counts, patch_snapshot, read_watermark
 from trainer.snapshot import FEATURES_DIR, FORMAT_VERSION, SPLIT_CODES, Snapshot
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def export_snapshot(
     The returned snapshot's ``meta`` holds ``fingerprint``, ``source_uri``, ``database``,
     ``database_id``, ``namespaces``, ``created_at`` (UTC, ISO 8601), ``export_seconds``,
     ``export_mode`` (``full`` or ``incremental``), ``entities_read`` and ``facts_read``
-    (entities and facts transferred), ``sync_watermark`` and ``census``; in memory only,
+    (entities and facts transferred), ``sync_watermark``, ``sync_counter`` and ``census``; in memory only,
     ``meta["reused"]`` tells whether it was loaded instead of exported (then ``export_mode``
     is ``reused`` and nothing was read). A new snapshot is
     written to a temporary sibling folder and moved into place, so an interrupted export
@@ -343,7 +343,8 @@ def export_snapshot(
         "export_seconds": round(seconds, 3),
         "triples_per_second": round(len(snapshot.triples) / seconds) if seconds > 0 else None,
         "export_mode": mode, "entities_read": entities_read, "facts_read": facts_read,
-        "sync_watermark": watermark, "census": census_counts(census),
+        "sync_watermark": watermark.generation, "sync_counter": watermark.counter,
+        "census": census_counts(census),
     })
     if path is not None:
         _save_atomically(snapshot, path)
@@ -363,7 +364,7 @@ def export_snapshot(
     return snapshot
 
 
-def _patched(graph: Graph, path: Path, census: GraphCensus, watermark: int, fetch_size: int,
+def _patched(graph: Graph, path: Path, census: GraphCensus, watermark: Watermark, fetch_size: int,
              progress: bool) -> tuple[Snapshot, Delta] | None:
     """The snapshot in ``path`` patched with what changed since it (None: export everything)."""
     try:

@@ -42,7 +42,7 @@ import numpy as np
 from neo4j import READ_ACCESS
 
 from kgstore.driver import Graph
-from kgstore.graph_names import FACTS_SYNC_GEN, SYNC_COUNTER, SYNC_COUNTER_NAME, SYNC_GEN
+from kgstore.graph_names import FACTS_SYNC_GEN, SYNC_COUNTER, SYNC_COUNTER_ID, SYNC_COUNTER_NAME, SYNC_GEN
 from trainer.snapshot import SPLIT_CODES, Snapshot
 
 if TYPE_CHECKING:
@@ -54,9 +54,9 @@ logger = logging.getLogger(__name__)
 # is not complete yet, so the watermark stays below it and the next export reads it again.
 _WATERMARK = f"""
 OPTIONAL MATCH (c:{SYNC_COUNTER} {{name: $name}})
-WITH coalesce(c.value, 0) AS top
+WITH coalesce(c.value, 0) AS top, c.{SYNC_COUNTER_ID} AS counter
 OPTIONAL MATCH (s:KgSync) WHERE s.complete = false AND s.{SYNC_GEN} IS NOT NULL
-RETURN top, min(s.{SYNC_GEN}) AS running
+RETURN top, counter, min(s.{SYNC_GEN}) AS running
 """
 
 _CHANGED_ENTITIES = f"""
@@ -80,11 +80,20 @@ RETURN h.key AS head, collect(type(r)) AS relations, collect(t.key) AS tails,
 """
 
 
-def read_watermark(graph: Graph) -> int:
-    """The newest sync generation whose writes are all in the graph (0 before any sync)."""
+@dataclass(frozen=True)
+class Watermark:
+    """The newest sync generation whose writes are all in the graph (0 before any sync), and
+    the id of the counter it comes from (a wiped and re-synced graph counts afresh)."""
+
+    generation: int
+    counter: str | None
+
+
+def read_watermark(graph: Graph) -> Watermark:
+    """The graph's :class:`Watermark`: a running (or killed) sync's generation is not complete yet."""
     row = graph.query(_WATERMARK, {"name": SYNC_COUNTER_NAME})[0]
     top, running = int(row["top"] or 0), row["running"]
-    return top if running is None else min(top, int(running) - 1)
+    return Watermark(top if running is None else min(top, int(running) - 1), row["counter"])
 
 
 class NotPatchable(Exception):
@@ -259,7 +268,7 @@ def check_against(snapshot: Snapshot, census: GraphCensus) -> None:
                            f"{got['image_links'][0]:,}")
 
 
-def patch_snapshot(graph: Graph, old: Snapshot, census: GraphCensus, *, watermark: int, excluded: list[str],
+def patch_snapshot(graph: Graph, old: Snapshot, census: GraphCensus, *, watermark: Watermark, excluded: list[str],
                    fetch_size: int) -> tuple[Snapshot, Delta]:
     """Read what changed since ``old`` was made, patch it, check it against ``census``.
 
@@ -276,8 +285,11 @@ def patch_snapshot(graph: Graph, old: Snapshot, census: GraphCensus, *, watermar
         raise NotPatchable("it was exported from another database")
     if meta.get("skipped_relationships"):
         raise NotPatchable("its export skipped relationships created while it ran")
-    if watermark < since:
-        raise NotPatchable(f"the graph's sync generation ({watermark}) is older than the snapshot's ({since})")
+    if meta.get("sync_counter") != watermark.counter:
+        raise NotPatchable("the graph's sync counter is not the one the snapshot was made with (a wiped graph?)")
+    if watermark.generation < since:
+        raise NotPatchable(f"the graph's sync generation ({watermark.generation}) is older than the snapshot's "
+                           f"({since})")
     delta = read_delta(graph, int(since), census.namespaces, excluded=excluded, fetch_size=fetch_size)
     patched = patch(old, delta)
     check_against(patched, census)
