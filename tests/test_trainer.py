@@ -23,7 +23,7 @@ from trainer.checkpoint import entity_vectors, load_checkpoint  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.decoders import DECODERS, resolve_decoder  # noqa: E402
 from trainer.encoders import RGCNEncoder  # noqa: E402
-from trainer.evaluation import evaluate, rank_triples, realistic_ranks  # noqa: E402
+from trainer.evaluation import EVAL_MIN_SAMPLE, eval_sample, evaluate, rank_triples, realistic_ranks  # noqa: E402
 from trainer.model import KGModel, message_graph  # noqa: E402
 from trainer.snapshot import Snapshot  # noqa: E402
 from trainer.targets import QueryIndex  # noqa: E402
@@ -208,6 +208,24 @@ def test_realistic_ranks_agree_with_pykeen() -> None:
     expected = Ranks.from_scores(true_score=scores.gather(1, true[:, None]), all_scores=scores).realistic
     torch.testing.assert_close(realistic_ranks(scores, true).float(), expected.float())
     assert ranks_module is not None
+
+
+def test_evaluation_of_a_big_split_ranks_a_seeded_sample_and_says_so() -> None:
+    snapshot = nations()
+    model = KGModel.from_config(tiny_config(dim=16), num_entities=snapshot.num_entities,
+                                num_relations=snapshot.num_relations)
+    model.set_graph(snapshot.split("train"))
+    test = snapshot.split("test")
+    full = evaluate(model, test, known_triples=snapshot.triples)
+    assert "sampled_from" not in full and full["count"] == 2 * len(test)
+    budget = 2 * 150 * snapshot.num_entities  # scores for 150 triples: the sample holds EVAL_MIN_SAMPLE at least
+    big = np.concatenate([test] * 8)  # a split bigger than the minimum sample
+    sample = eval_sample(big, snapshot.num_entities, max_scores=budget)
+    assert len(sample) == EVAL_MIN_SAMPLE and np.array_equal(sample, eval_sample(big, snapshot.num_entities,
+                                                                                 max_scores=budget))
+    assert {tuple(t) for t in sample} <= {tuple(t) for t in test}
+    sampled = evaluate(model, big, known_triples=snapshot.triples, max_scores=budget)
+    assert sampled["sampled_from"] == len(big) and sampled["count"] == 2 * EVAL_MIN_SAMPLE
 
 
 # -- training, checkpoints ------------------------------------------------------------------

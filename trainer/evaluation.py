@@ -17,6 +17,11 @@ Hits@k the fraction of ``rank <= k`` over both directions (and per direction and
 
 Queries are scored ``batch_size`` at a time against all ``E`` entities, and the batch is
 shrunk so that ``batch * E`` stays under ``max_scores``: memory is bounded for any graph.
+Time is bounded too: when ranking every triple of the split would score more than
+:data:`EVAL_MAX_SCORES` (queries x entities; far above any standard benchmark's: FB15k-237's
+test split is 6e8, YAGO3-10's 1.2e9), a seeded sample of the triples is ranked instead
+(:func:`eval_sample`), and the result says so (``sampled_from``; the tables print it).
+A 10M-triple graph's million entities would otherwise take hours per evaluation on a CPU.
 
 :func:`evaluate_checkpoint` is the whole ``kgstore eval`` job: a saved checkpoint on a
 split of the graph (or a snapshot) it was trained on.
@@ -44,6 +49,25 @@ if TYPE_CHECKING:
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]  # (entity ids [B], relation ids [B]) -> scores [B, E]
 HITS_AT = (1, 3, 10)
+EVAL_MAX_SCORES = 5_000_000_000
+"""Queries x entities a filtered evaluation scores in full; above it a seeded sample is ranked."""
+EVAL_MIN_SAMPLE = 1_000
+"""Triples a sampled evaluation ranks at least (MRR's standard error stays near 0.01)."""
+
+
+def eval_sample(triples: np.ndarray, num_entities: int, *, max_scores: int | None = EVAL_MAX_SCORES,
+                seed: int = 0) -> np.ndarray:
+    """``triples``, or a seeded sample of them (in their order) when ranking all costs over ``max_scores``.
+
+    Each triple is two queries (head and tail) against every entity. The same triples and
+    seed always give the same sample, so evaluations of two models compare on equal terms.
+    """
+    triples = np.asarray(triples).reshape(-1, 3)
+    if max_scores is None or 2 * len(triples) * max(num_entities, 1) <= max_scores:
+        return triples
+    size = min(len(triples), max(EVAL_MIN_SAMPLE, max_scores // (2 * max(num_entities, 1))))
+    rows = np.sort(np.random.default_rng(seed).choice(len(triples), size=size, replace=False))
+    return triples[rows]
 
 
 def realistic_ranks(scores: Tensor, true_entities: Tensor, filtered: tuple[Tensor, Tensor] | None = None) -> Tensor:
@@ -131,12 +155,16 @@ def evaluate(
     batch_size: int = 256,
     per_relation: bool = True,
     filter_index: QueryIndex | None = None,
+    max_scores: int | None = EVAL_MAX_SCORES,
 ) -> dict[str, Any]:
     """Filtered realistic MRR / Hits@k of a :class:`~trainer.model.KGModel` on ``triples``.
 
     ``known_triples`` are all true triples (train + valid + test) used by the filter
-    (ignored when a prebuilt ``filter_index`` is given).
+    (ignored when a prebuilt ``filter_index`` is given). Over ``max_scores`` a seeded sample
+    of ``triples`` is ranked (:func:`eval_sample`) and ``sampled_from`` gives the split's size.
     """
+    split_size = len(np.asarray(triples).reshape(-1, 3))
+    triples = eval_sample(triples, model.num_entities, max_scores=max_scores)
     was_training = model.training
     model.eval()
     device = model.edge_index.device
@@ -152,6 +180,8 @@ def evaluate(
     finally:
         model.train(was_training)
     result = summarize(triples, head_ranks, tail_ranks, relation_names)
+    if len(triples) < split_size:
+        result["sampled_from"] = split_size
     if not per_relation:
         result.pop("per_relation")
     return result

@@ -62,6 +62,8 @@ def metrics_table(metrics: Mapping[str, Any], *, title: str, per_relation: int =
     """Filtered MRR / Hits@k, and the most frequent relations' own figures."""
     row = [] if not metrics else [[metrics["mrr"], metrics["hits@1"], metrics["hits@3"], metrics["hits@10"],
                                    metrics.get("count", 0) // 2]]
+    if metrics.get("sampled_from"):  # a big graph's evaluation ranks a seeded sample (trainer.evaluation)
+        title = f"{title} (a seeded sample of {metrics['count'] // 2:,} of {metrics['sampled_from']:,} triples)"
     table(title, [(c, "right") for c in ("MRR", "H@1", "H@3", "H@10", "triples")], row)
     rows = sorted((metrics.get("per_relation") or {}).items(), key=lambda kv: -kv[1]["count"])[:per_relation]
     if rows:
