@@ -18,7 +18,7 @@ the graph, not to Python objects per triple.
 
 What is a fact: a relationship ``(:Entity)-[r]->(:Entity)`` whose type is neither
 ``KGSTORE_PREDICTED`` (model predictions, :mod:`kgstore.predictions`) nor ``HAS_IMAGE``;
-``:Image`` nodes and kgstore's bookkeeping nodes (``:KgSync``, ``:KgSyncBatch``,
+``:Image`` nodes and kgstore's bookkeeping nodes (``:KgSync``, ``:KgSyncBatch``, ``:KgSyncCounter``,
 ``:KgRelation``, ``:KgModel``) are never entities. A fact without a ``split`` property is
 a ``train`` fact; any split other than train/valid/test is an error. Entities are indexed
 in order of their ``key`` (string keys only), relations in order of their name and facts by
