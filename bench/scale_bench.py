@@ -11,7 +11,8 @@ its own process so that its peak RSS is its own:
   option, the older ``full_batch=False`` mini-batch path, and the table says so) and the
   negative-sampling loss (``nssa``: a step's seeds are its triples and 128 negatives) —
   seconds, peak RSS; with ``--epoch-max-seconds`` an epoch cut short is projected from the
-  share of its batches done, and marked ``~``. Not the 1-N loss: its candidates are every
+  share of its batches done, and marked ``~``; also projected from the median step's wall
+  and CPU time, which a shared machine's load spikes move less than the mean. Not the 1-N loss: its candidates are every
   answer of the batch's queries, unbounded at a power-law hub (one step of a 200k-triple
   graph took 9 GB), and not R-GCN without bases: ``RGCNConv`` multiplies every sampled
   node by every relation's weight (400 with reciprocals), 17 s a step;
@@ -25,7 +26,8 @@ Then fits ``log(cost) = a + slope * log(triples)`` per column, prints the slopes
     python bench/scale_bench.py                                  # 100k, 300k: a quick run
     python bench/scale_bench.py --sizes 1M,3M,10M --epoch-max-seconds 300
     python bench/scale_bench.py --sizes 1M --home ~/.local/share/kgstore   # an installed server
-    python bench/scale_bench.py --sizes 10M --epoch-only      # the epoch alone, no server work
+    python bench/scale_bench.py --sizes 10M --epoch-only      # the epoch alone, no server
+    python bench/scale_bench.py --sizes 300k,1M --epoch-only --work /tmp/scale   # keeps the snapshots
     python bench/scale_bench.py --sizes 3M --skip-writeback   # without write-back and its vector index
     python bench/scale_bench.py --sizes 10M --previous bench/out/scale_bench.json   # one fit over both runs
     python bench/scale_bench.py --report bench/out/scale_bench.json    # table, fits and figure again
@@ -43,6 +45,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,7 +64,9 @@ COLUMNS = {  # key: (label, unit) of the costs that are fitted and drawn
     "sync_s": ("sync time", "s"), "sync_rss_mb": ("sync peak RSS", "MB"),
     "export_s": ("export time", "s"), "export_rss_mb": ("export peak RSS", "MB"),
     "snapshot_mb": ("snapshot on disk", "MB"),
-    "epoch_s": ("epoch time", "s"), "epoch_rss_mb": ("epoch peak RSS", "MB"),
+    "epoch_s": ("epoch time", "s"), "epoch_median_s": ("epoch time (median step)", "s"),
+    "epoch_cpu_s": ("epoch CPU (median step)", "s"),
+    "epoch_rss_mb": ("epoch peak RSS", "MB"),
     "writeback_s": ("write-back time", "s"), "index_s": ("vector index online", "s"),
 }
 
@@ -123,17 +128,26 @@ started = time.monotonic()
 trainer = Trainer(snapshot, config, checkpoint_dir)
 setup = time.monotonic() - started
 steps = [0]
+starts = []  # (wall, CPU) at each step's start: consecutive differences are whole steps (forward to update)
 step = trainer._step
 def counted(rows):
     steps[0] += 1
+    starts.append((time.perf_counter(), time.process_time()))
     return step(rows)
 trainer._step = counted
 cap = options["max_seconds"]
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 loss, cut = trainer.run_epoch(start + cap if cap else None)
-seconds = time.perf_counter() - start
+seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+starts.append((start + seconds, cpu_start + cpu_seconds))
 total_steps = -(-len(trainer.batches) // config.batch_size)
+def median(values):
+    values = sorted(values)
+    return (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+wall_steps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
+cpu_steps = [b[1] - a[1] for a, b in zip(starts, starts[1:])]
 print(json.dumps({"seconds": seconds * total_steps / steps[0], "measured_s": seconds, "cut": cut,
+                  "step_s_median": median(wall_steps), "step_cpu_s_median": median(cpu_steps),
                   "steps": steps[0], "total_steps": total_steps, "rows": len(trainer.batches), "loss": loss,
                   "setup_s": setup, "path": path, "rss_mb": peak_mb()}))
 """
@@ -216,14 +230,18 @@ def measure_epoch_only(triples: int, work: Path, env: dict[str, str], args: argp
     name = f"scale{size_name(triples)}"
     spec = SynthSpec(entities=default_entities(triples), relations=args.relations, triples=triples, seed=0,
                      valid_fraction=0.01, test_fraction=0.01)
-    splits = generate_triples(spec)
-    snapshot = Snapshot(entity_keys=[f"{name}:e{i}" for i in range(spec.entities)],
-                        relation_names=[f"r{i}" for i in range(spec.relations)],
-                        triples=np.concatenate(list(splits.values())),
-                        splits=np.concatenate([np.full(len(a), SPLIT_CODES[k], np.uint8) for k, a in splits.items()]))
     snapshot_dir = work / f"{name}-snapshot"
-    snapshot.save(snapshot_dir)
-    del snapshot, splits
+    if (snapshot_dir / "meta.json").is_file():  # --work kept it from an earlier run (the same seed: the same graph)
+        print(f"# {name}: the snapshot in {snapshot_dir}", flush=True)
+    else:
+        splits = generate_triples(spec)
+        snapshot = Snapshot(entity_keys=[f"{name}:e{i}" for i in range(spec.entities)],
+                            relation_names=[f"r{i}" for i in range(spec.relations)],
+                            triples=np.concatenate(list(splits.values())),
+                            splits=np.concatenate([np.full(len(a), SPLIT_CODES[k], np.uint8)
+                                                   for k, a in splits.items()]))
+        snapshot.save(snapshot_dir)
+        del snapshot, splits
     row = dict.fromkeys(("generate_s", "sync_s", "sync_tps", "sync_rss_mb", "export_s", "export_rss_mb",
                          "writeback_s", "writeback_vps", "index_s"))
     row.update(triples=triples, entities=spec.entities,
@@ -239,7 +257,10 @@ def _epoch(name: str, snapshot_dir: Path, work: Path, env: dict[str, str], args:
     epoch = run_child(EPOCH, env, str(snapshot_dir), str(work / f"{name}-checkpoint"), json.dumps(options))
     print(f"# {name}: epoch {epoch['seconds']:.1f} s ({epoch['steps']}/{epoch['total_steps']} steps measured)",
           flush=True)
-    return {"epoch_s": epoch["seconds"], "epoch_cut": epoch["cut"], "epoch_steps": epoch["steps"],
+    return {"epoch_s": epoch["seconds"], "epoch_median_s": epoch["step_s_median"] * epoch["total_steps"],
+            "epoch_cpu_s": epoch["step_cpu_s_median"] * epoch["total_steps"], "step_s_median": epoch["step_s_median"],
+            "step_cpu_s_median": epoch["step_cpu_s_median"], "epoch_cut": epoch["cut"],
+            "epoch_steps": epoch["steps"],
             "epoch_total_steps": epoch["total_steps"], "epoch_rss_mb": epoch["rss_mb"], "epoch_path": epoch["path"],
             "epoch_setup_s": epoch["setup_s"]}
 
@@ -262,21 +283,24 @@ def _number(value: float | None, spec: str) -> str:
 
 def print_table(rows: list[dict]) -> None:
     header = (f"{'triples':>11} {'entities':>10} {'sync s':>7} {'sync t/s':>9} {'sync MB':>8} {'export s':>8} "
-              f"{'export MB':>9} {'snap MB':>8} {'setup s':>7} {'epoch s':>9} {'epoch MB':>9} {'wb vec/s':>9} "
-              f"{'index s':>8}")
+              f"{'export MB':>9} {'snap MB':>8} {'setup s':>7} {'epoch s':>9} {'s/step':>6} {'med s':>6} {'cpu s':>6} "
+              f"{'epoch MB':>9} {'wb vec/s':>9} {'index s':>8}")
     print(header)
     for r in rows:
         epoch = ("~" if r["epoch_cut"] else "") + f"{r['epoch_s']:.1f}"
         print(f"{r['triples']:>11,} {r['entities']:>10,} {_number(r['sync_s'], '.1f'):>7} "
               f"{_number(r['sync_tps'], ',.0f'):>9} {_number(r['sync_rss_mb'], '.0f'):>8} "
               f"{_number(r['export_s'], '.1f'):>8} {_number(r['export_rss_mb'], '.0f'):>9} "
-              f"{r['snapshot_mb']:>8.1f} {r['epoch_setup_s']:>7.1f} {epoch:>9} {r['epoch_rss_mb']:>9.0f} "
-              f"{_number(r['writeback_vps'], ',.0f'):>9} {_number(r['index_s'], '.1f'):>8}")
+              f"{r['snapshot_mb']:>8.1f} {r['epoch_setup_s']:>7.1f} {epoch:>9} "
+              f"{r['epoch_s'] / r['epoch_total_steps']:>6.2f} {_number(r.get('step_s_median'), '.2f'):>6} "
+              f"{_number(r.get('step_cpu_s_median'), '.2f'):>6} "
+              f"{r['epoch_rss_mb']:>9.0f} {_number(r['writeback_vps'], ',.0f'):>9} {_number(r['index_s'], '.1f'):>8}")
     paths = {r["epoch_path"] for r in rows}
     print(f"(epoch: 2-layer R-GCN (bases) + DistMult, nssa loss, CPU, {', '.join(sorted(paths))};\n"
           " setup: building the trainer from the loaded snapshot; ~ = projected from the share of batches done\n"
-          " before --epoch-max-seconds; wb vec/s: the batched vector writes; index s: the vector index\n"
-          " coming online after them)")
+          " before --epoch-max-seconds; s/step: the mean step; med s, cpu s: the median step's wall and process CPU\n"
+          " time (all threads), steadier than the mean on a shared machine; wb vec/s: the batched vector writes;\n"
+          " index s: the vector index coming online after them)")
 
 
 def print_fits(rows: list[dict]) -> dict[str, dict]:
@@ -365,8 +389,10 @@ def main() -> None:
     parser.add_argument("--skip-writeback", action="store_true",
                         help="leave write-back out (at 1M entities its vector index takes many minutes)")
     parser.add_argument("--epoch-only", action="store_true",
-                        help="only the epoch, on a snapshot built from the generated triples (no sync, export, "
-                        "write-back; the server still starts)")
+                        help="only the epoch, on a snapshot built from the generated triples (no server, sync, "
+                        "export or write-back); with --previous, a size measured before keeps its other columns")
+    parser.add_argument("--work", type=Path, help="with --epoch-only: keep the snapshots in this folder and reuse "
+                        "the ones already there (default: a temporary folder, deleted)")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"where the PNG goes [{FIGURE}]")
     parser.add_argument("--json", type=Path, default=OUT / "scale_bench.json", help="where the rows go as JSON")
     parser.add_argument("--report", type=Path, metavar="JSON",
@@ -383,21 +409,39 @@ def main() -> None:
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy "
           f"{numpy.__version__}, torch {torch.__version__}, scale bench at {', '.join(map(size_name, sizes))}",
           flush=True)
-    rows = []
-    with bench_server(args.home, "kgstore-scale-bench-", heap_size=args.heap,
-                      pagecache_size=args.pagecache) as (server, work):
-        env = {**os.environ, "KGSTORE_HOME": str(server.home.root), "PYTHONPATH": str(REPO)}
-        for name in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-            env.pop(name, None)
+    rows: list[dict] = []
+
+    def measure_all(work: Path, env: dict[str, str]) -> None:
         started = time.monotonic()
         for triples in sizes:
             rows.append((measure_epoch_only if args.epoch_only else measure_size)(triples, work, env, args))
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")  # kept if a later size fails
         print(f"# all sizes in {time.monotonic() - started:.0f} s\n")
-    measured = {r["triples"] for r in rows}
+
+    if args.epoch_only:  # no server: the snapshots come straight from the generator
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if args.work is not None:
+            args.work.mkdir(parents=True, exist_ok=True)
+            measure_all(args.work, env)
+        else:
+            with tempfile.TemporaryDirectory(prefix="kgstore-scale-bench-") as work:
+                measure_all(Path(work), env)
+    else:
+        with bench_server(args.home, "kgstore-scale-bench-", heap_size=args.heap,
+                          pagecache_size=args.pagecache) as (server, work):
+            env = {**os.environ, "KGSTORE_HOME": str(server.home.root), "PYTHONPATH": str(REPO)}
+            for name in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+                env.pop(name, None)
+            measure_all(work, env)
+    measured = {r["triples"]: r for r in rows}
     for previous in args.previous:
-        rows += [r for r in json.loads(previous.read_text())["rows"] if r["triples"] not in measured]
+        for old in json.loads(previous.read_text())["rows"]:
+            if old["triples"] not in measured:
+                rows.append(old)
+            else:  # an --epoch-only row keeps the earlier run's sync, export and write-back figures
+                row = measured[old["triples"]]
+                row.update({k: v for k, v in old.items() if row.get(k) is None and not k.startswith("epoch")})
     args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
     report(rows, args)
 

@@ -3,8 +3,10 @@
 One step takes a batch of *queries* ``(entity, relation)`` (tail queries ``(h, r, ?)`` and,
 with reciprocal relations, head queries as ``(t, r^-1, ?)``) and either
 
-* ``loss="1-n"``: scores each query against every entity (full batch) or every entity of
-  the batch's subgraph (mini-batch) and applies binary cross-entropy to label-smoothed
+* ``loss="1-n"``: scores each query against every entity (full batch) or, on sampled
+  subgraphs, against the batch's own entities: its queries' entities and answers and
+  ``num_negatives`` random ones (not the whole entity set, whose size would set a step's
+  cost) and applies binary cross-entropy to label-smoothed
   multi-hot targets (Dettmers et al. 2018, https://arxiv.org/abs/1707.01476); or
 * ``loss="1-n-ce"``: the same 1-N scores under softmax cross-entropy, one term per true
   answer (Lacroix et al. 2018, https://arxiv.org/abs/1806.07297); or
@@ -21,7 +23,10 @@ vocabulary, message graph, known facts, best weights, training state (what
 ``resume=True`` continues from), entity vectors, metrics and curves.
 
 R-GCN steps pass messages over the whole graph or over a subgraph sampled around the
-batch (``TrainConfig.sampler``, :func:`choose_full_batch`, :mod:`trainer.sampling`).
+batch (``TrainConfig.sampler``, :func:`choose_full_batch`, :mod:`trainer.sampling`). A
+sampled step computes only its seeds' vectors and updates only the entity rows it looked
+up (sparse gradients, :mod:`trainer.optimizers`), so its cost does not grow with the
+number of entities.
 Several processes: :func:`trainer.distributed.launch` runs this under ``torchrun`` (PyTorch DDP).
 """
 
