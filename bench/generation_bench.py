@@ -4,8 +4,11 @@
 For each dataset: a snapshot from the files (kgstore's importers; no Neo4j needed), a
 structure-only KG model (so no entity vector has read its own description), a text
 generator trained on it within a time budget, then ``evaluate_text_generator`` on the
-held-out entities: the decoder, the nearest training entity's description by vector, and
-the same language model prompted with the entity's facts alone. Prints one table (BLEU and
+held-out entities: the decoder (soft prompt from the vector, the facts and the descriptions of
+the ``--exemplars`` nearest training entities by vector), the nearest training entity's
+description by vector, the same language model prompted with the entity's facts alone
+(``context_only``: no vector, no exemplars) and, as a fourth row, with the facts and the
+decoder's exemplars (``exemplars_context``: no vector, no training). Prints one table (BLEU and
 chrF from sacrebleu, 0-1; seconds per 100 descriptions) and a few examples per dataset,
 and saves them as JSON and a bar chart in ``--out``.
 
@@ -83,7 +86,8 @@ def run(name: str, args: argparse.Namespace, work: Path) -> dict:
     kg_mrr = job.result.metrics.get("test", {}).get("mrr")
     config = TextGeneratorConfig(language_model=args.language_model, max_seconds=args.gen_max_seconds,
                                  epochs=args.gen_epochs, batch_size=args.batch_size, lr=args.lr,
-                                 heldout=args.heldout, device=args.device, seed=args.seed)
+                                 heldout=args.heldout, device=args.device, seed=args.seed,
+                                 exemplars=args.exemplars)
     checkpoint, log = train_text_generator(None, home, model="bench", config=config, snapshot=snapshot_dir)
     result = evaluate_text_generator(home, model="bench", limit=args.limit, max_tokens=args.max_tokens)
     return {"dataset": name, "entities": snapshot.num_entities, "described": described, "kg_test_mrr": kg_mrr,
@@ -165,12 +169,13 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    methods = ["decoder", "nearest_neighbour", "context_only"]
+    methods = [row["method"] for row in results[0]["rows"]]
+    width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(results))
     for i, method in enumerate(methods):
-        values = [next(r["bleu"] for r in result["rows"] if r["method"] == method) for result in results]
-        ax.bar(x + (i - 1) * 0.27, values, width=0.27, label=method)
+        values = [next((r["bleu"] for r in result["rows"] if r["method"] == method), 0.0) for result in results]
+        ax.bar(x + (i - (len(methods) - 1) / 2) * width, values, width=width, label=method)
     ax.set_xticks(x, [r["dataset"] for r in results])
     ax.set_ylabel("corpus BLEU (held-out)")
     ax.set_title("descriptions generated from entity vectors")
@@ -181,6 +186,8 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def main() -> None:
+    from trainer.generators.text import TextGeneratorConfig
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="fb15k-237", help="fb15k-237, wn18rr, movielens-100k (comma list)")
     parser.add_argument("--language-model", default="smollm2")
@@ -189,11 +196,13 @@ def main() -> None:
     parser.add_argument("--kg-max-seconds", type=float, default=300)
     parser.add_argument("--gen-epochs", type=int, default=1)
     parser.add_argument("--gen-max-seconds", type=float, default=1200)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8, help="more, smaller steps in a time budget")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--heldout", type=int, default=200)
     parser.add_argument("--limit", type=int, default=200, help="held-out entities evaluated")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--exemplars", type=int, default=TextGeneratorConfig.exemplars,
+                        help="nearest training entities' descriptions in the decoder's prompt (0: one hint)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("KGSTORE_NUM_THREADS", 0)) or None)
     parser.add_argument("--seed", type=int, default=0)

@@ -29,8 +29,8 @@ from tests.conftest import ServerUnderTest, wipe, write_text_dataset  # noqa: E4
 from tests.sidecars import start_sidecar  # noqa: E402
 from tests.tiny_lm import build_tiny_lm  # noqa: E402
 from trainer.generators.context import FactIndex, relation_phrase  # noqa: E402
-from trainer.generators.jobs import heldout_keys  # noqa: E402
-from trainer.generators.text import EntityText, TextGeneratorConfig  # noqa: E402
+from trainer.generators.jobs import add_neighbour_hints, heldout_keys  # noqa: E402
+from trainer.generators.text import EntityText, TextGeneratorConfig, compact_prompt  # noqa: E402
 
 MODEL = "wngen"
 THREADS = {"KGSTORE_NUM_THREADS": "2", "COLUMNS": "200"}
@@ -64,6 +64,44 @@ def test_heldout_entities_are_seeded_and_capped() -> None:
     assert first == again and len(first) == 20  # at most 10 % of the 200 described entities
     assert all(int(key[1:]) % 2 for key in first)  # only entities with a description
     assert heldout_keys(entities, TextGeneratorConfig(heldout=50, seed=4)) != first
+
+
+def test_exemplars_come_from_training_entities_only_and_never_the_entity_itself() -> None:
+    rng = np.random.default_rng(0)
+    entities = [EntityText(key=f"k{i}", name=f"n{i}", context="", description=f"description {i}" if i % 5 else None)
+                for i in range(300)]
+    vectors = rng.normal(size=(300, 8))
+    vectors[1] = vectors[2] * 3  # k1's closest entity is k2 (cosine 1), and k2's is k1
+    heldout = set(heldout_keys(entities, TextGeneratorConfig(heldout=24, seed=1))) | {"k2"}
+    train_ids = [i for i, e in enumerate(entities) if e.description and e.key not in heldout]
+    add_neighbour_hints(entities, vectors, train_ids, exemplars=4)
+    heldout_descriptions = {e.description for e in entities if e.key in heldout}
+    training_descriptions = {entities[i].description for i in train_ids}
+    for entity in entities:
+        assert len(entity.exemplars) == 4 and not entity.neighbour
+        assert entity.description not in entity.exemplars  # never its own (leave-one-out for training entities)
+        assert set(entity.exemplars) <= training_descriptions  # only training entities' descriptions
+        if entity.key in heldout:
+            assert not set(entity.exemplars) & heldout_descriptions  # no held-out description at all
+    assert "description 2" not in entities[1].exemplars  # its closest entity is held out: skipped
+    assert entities[2].exemplars[0] == "description 1"  # a held-out entity retrieves its closest training one
+    # Ranked by cosine, closest first.
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    order = [i for i in np.argsort(-(unit @ unit[7])) if i in set(train_ids) and i != 7][:4]
+    assert entities[7].exemplars == [entities[i].description for i in order]
+    assert "Similar: " + " | ".join(entities[7].exemplars) in compact_prompt(entities[7])
+
+
+def test_generators_saved_before_exemplars_keep_their_prompt() -> None:
+    old = {k: v for k, v in TextGeneratorConfig().to_dict().items()
+           if k not in ("exemplars", "max_exemplar_chars", "prompt")}
+    config = TextGeneratorConfig.from_saved(old)
+    assert config.prompt == "chat" and config.exemplars == 0 and config.neighbour_hint
+    assert TextGeneratorConfig.from_saved(TextGeneratorConfig().to_dict()) == TextGeneratorConfig()
+    with pytest.raises(ValueError, match="newer kgstore"):
+        TextGeneratorConfig.from_saved({**TextGeneratorConfig().to_dict(), "from_the_future": 1})
+    with pytest.raises(ValueError, match="compact, chat"):
+        TextGeneratorConfig(prompt="fancy")
 
 
 # -- end to end through Neo4j, the CLI, the sidecar and the plugin ----------------------------------------
@@ -125,13 +163,25 @@ def test_generator_checkpoint_records_its_model_and_held_out_entities(generated:
     losses = json.loads((folder / "loss.json").read_text())["loss"]
     assert generated["train"]["steps"] == len(losses) > 0
     assert np.mean(losses[-3:]) < np.mean(losses[:3])  # it learned something about the descriptions
+    # Every exemplar in the saved prompts is a training entity's description; held-out entities get some too.
+    entities = [json.loads(line) for line in (folder / "entities.jsonl").read_text().splitlines()]
+    training = {" ".join(e["description"].split()) for e in entities  # exemplars are one line: spaces squeezed
+                if e["description"] and e["key"] not in set(meta["heldout"])}
+
+    def from_training(exemplar: str) -> bool:  # long ones are cut, ending in " ..."
+        return exemplar in training or (exemplar.endswith(" ...") and any(t.startswith(exemplar[:-4])
+                                                                          for t in training))
+
+    assert all(from_training(x) for e in entities for x in e["exemplars"])
+    assert all(e["exemplars"] for e in entities if e["key"] in set(meta["heldout"]))
 
 
 def test_eval_reports_the_decoder_and_both_baselines(generated: dict) -> None:
     result = generated["cli"]("generators", "eval", "text", "--model", MODEL, "--limit", "6", "--max-tokens", "8",
                               "--json")
     report = json.loads(result.stdout)
-    assert [row["method"] for row in report["rows"]] == ["decoder", "nearest_neighbour", "context_only"]
+    assert [row["method"] for row in report["rows"]] == ["decoder", "nearest_neighbour", "context_only",
+                                                         "exemplars_context"]
     for row in report["rows"]:
         assert 0.0 <= row["bleu"] <= 1.0 and 0.0 <= row["chrf"] <= 1.0 and row["n"] == 6
     assert len(report["examples"]) == 6

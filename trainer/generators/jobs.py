@@ -87,14 +87,52 @@ def nearest_in(vectors: np.ndarray, queries: list[int], pool: list[int], *, chun
     return best
 
 
-def add_neighbour_hints(entities: list[EntityText], vectors: np.ndarray, train_ids: list[int]) -> None:
-    """Give every entity the name and description of its closest *training* entity by vector."""
+def nearest_k_in(vectors: np.ndarray, queries: list[int], pool: list[int], k: int, *,
+                 chunk: int = 1024) -> np.ndarray:
+    """For each of ``queries``, the ``k`` rows of ``pool`` with the most similar vectors (cosine),
+    closest first, never the query itself: ``[len(queries), min(k, len(pool))]`` (fewer when a
+    query is its pool's only member: those slots are -1)."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    pool_array = np.asarray(pool)
+    candidates = unit[pool_array].T
+    k = min(k, len(pool))
+    best = np.full((len(queries), k), -1, dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        rows = np.asarray(queries[start: start + chunk])
+        similarity = unit[rows] @ candidates
+        similarity[rows[:, None] == pool_array[None, :]] = -np.inf  # an entity is not its own neighbour
+        top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+        found = pool_array[top]
+        found[np.take_along_axis(similarity, top, axis=1) == -np.inf] = -1
+        best[start: start + len(rows)] = found
+    return best
+
+
+def add_neighbour_hints(entities: list[EntityText], vectors: np.ndarray, train_ids: list[int], *,
+                        exemplars: int = 0, max_chars: int = 80) -> None:
+    """Retrieval through the vector, from the *training* entities only (``train_ids``), never an
+    entity itself (leave-one-out, so training and held-out prompts are built alike).
+
+    ``exemplars`` > 0: each entity gets the descriptions of its ``exemplars`` closest training
+    entities (cut to ``max_chars``); 0: the first format's single "name: description" hint.
+    """
     if not train_ids:
         return
-    nearest = nearest_in(vectors, list(range(len(entities))), train_ids)
-    for entity, other in zip(entities, nearest.tolist(), strict=True):
-        neighbour = entities[other]
-        entity.neighbour = f"{neighbour.name or neighbour.key}: {neighbour.description}"
+    if exemplars == 0:
+        nearest = nearest_in(vectors, list(range(len(entities))), train_ids)
+        for entity, other in zip(entities, nearest.tolist(), strict=True):
+            neighbour = entities[other]
+            entity.neighbour = f"{neighbour.name or neighbour.key}: {neighbour.description}"
+        return
+    nearest = nearest_k_in(vectors, list(range(len(entities))), train_ids, exemplars)
+    for entity, others in zip(entities, nearest.tolist(), strict=True):
+        entity.neighbour = ""
+        entity.exemplars = [_cut(entities[o].description or "", max_chars) for o in others if o >= 0]
+
+
+def _cut(text: str, max_chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."
 
 
 def heldout_keys(entities: list[EntityText], config: TextGeneratorConfig) -> list[str]:
@@ -126,7 +164,8 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
                            hint="Descriptions come from the `description` property of :Entity nodes "
                                 "(`kgstore sync` imports them for datasets that have them).")
     if config.neighbour_hint:
-        add_neighbour_hints(entities, vectors, train_ids)
+        add_neighbour_hints(entities, vectors, train_ids, exemplars=config.exemplars,
+                            max_chars=config.max_exemplar_chars)
     decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
     decoder.to(config.device)
     log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
@@ -161,7 +200,7 @@ class TextGenerator:
 
         checkpoint = GeneratorCheckpoint(folder)
         meta = checkpoint.read_meta()
-        config = TextGeneratorConfig(**meta["config"])
+        config = TextGeneratorConfig.from_saved(meta["config"])
         kg = Checkpoint(meta["kg_checkpoint"])
         vectors = kg.read_entity_vectors()
         decoder = build_decoder(config, int(meta["vector_dim"]), language_model=language_model)
@@ -195,11 +234,14 @@ class TextGenerator:
 def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit: int | None = None,
                             generator: TextGenerator | None = None, max_tokens: int = 32,
                             progress: bool = True) -> dict[str, Any]:
-    """Corpus BLEU and chrF (sacrebleu, both 0-1) on the held-out entities for three methods.
+    """Corpus BLEU and chrF (sacrebleu, both 0-1) on the held-out entities for three methods,
+    four when the generator retrieves exemplars.
 
     ``decoder``: this generator; ``nearest_neighbour``: the description of the training
     entity whose vector is closest (cosine); ``context_only``: the same LM, without the
-    adapters, the soft prompt and the neighbour hint, prompted with the verbalised facts. Returns
+    adapters, the soft prompt and the exemplars (or neighbour hint), prompted in its chat format
+    with the verbalised facts; ``exemplars_context``: the same, with the decoder's exemplars
+    added to the prompt (what retrieval alone gives an untrained LM). Returns
     ``{"rows": [...], "examples": [...], "model", "generator", "kg_version"}``.
     """
     import sacrebleu
@@ -229,12 +271,21 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     rows.append(score("nearest_neighbour", neighbours, time.monotonic() - started))
 
     started = time.monotonic()
-    facts_only = [dataclasses.replace(e, neighbour="") for e in heldout]  # the hint comes from the vector
+    facts_only = [dataclasses.replace(e, neighbour="", exemplars=[]) for e in heldout]  # those come from the vector
     with context_only(generator.decoder):
-        prompted = generate_texts(generator.decoder, facts_only, None, max_tokens=max_tokens, progress=progress)
+        prompted = generate_texts(generator.decoder, facts_only, None, max_tokens=max_tokens, progress=progress,
+                                  prompt="chat")
     rows.append(score("context_only", prompted, time.monotonic() - started))
     examples = [{"key": e.key, "name": e.name, "reference": ref, "decoder": d, "nearest_neighbour": n,
                  "context_only": c}
                 for e, ref, d, n, c in zip(heldout, references, decoded, neighbours, prompted, strict=True)]
+    if any(e.exemplars for e in heldout):
+        started = time.monotonic()
+        with context_only(generator.decoder):
+            retrieved = generate_texts(generator.decoder, heldout, None, max_tokens=max_tokens, progress=progress,
+                                       prompt="chat")
+        rows.append(score("exemplars_context", retrieved, time.monotonic() - started))
+        for example, text, entity in zip(examples, retrieved, heldout, strict=True):
+            example.update(exemplars_context=text, exemplars=entity.exemplars)
     return {"model": model, "generator": generator.checkpoint.name, "kg_version": generator.kg_version, "rows": rows,
             "examples": examples}

@@ -10,7 +10,11 @@ graph-to-text with soft prompts):
 
 where :math:`v_e` is the entity's vector from the KG model (the fused one for a multimodal
 model), :math:`p` soft-prompt positions of the LM's width :math:`H`, and the prompt names
-the entity and verbalises its own facts (:mod:`trainer.generators.context`). Training
+the entity, verbalises its own facts (:mod:`trainer.generators.context`) and shows, as
+exemplars, the descriptions of the :math:`k` *training* entities whose vectors are closest
+to :math:`v_e` (retrieval-augmented generation, Lewis et al. 2020; never the entity itself,
+never a held-out entity), so the LM learns to edit and compose formulaic descriptions
+("American actor", "city in Ohio, United States") from its neighbours and facts. Training
 minimises the cross-entropy of the description :math:`y` only; the LM stays frozen except
 for optional LoRA adapters (Hu et al. 2021, ``peft``) on its attention projections.
 
@@ -25,12 +29,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 SYSTEM = "You write short encyclopedia descriptions."
+PROMPTS = ("compact", "chat")
 
 
 @dataclass
@@ -44,9 +49,15 @@ class TextGeneratorConfig:
     lr, batch_size, epochs, max_seconds: optimisation (AdamW); the first cap reached stops it.
     max_target_tokens: description tokens trained on (longer ones are cut).
     max_facts / max_context_chars: the verbalised context's caps.
-    neighbour_hint: also show the LM the name and description of the training entity whose
-        vector is closest (retrieval through the vector; never the entity itself, never a
-        held-out entity).
+    neighbour_hint: retrieval through the vector on or off: show the LM the descriptions of the
+        closest training entities (never the entity itself, never a held-out entity).
+    exemplars: how many such descriptions (the k nearest training entities, closest first);
+        0 with ``neighbour_hint`` is the first format's single "name: description" hint.
+    max_exemplar_chars: each exemplar is cut to this many characters.
+    prompt: ``compact`` (plain text, no chat template: about half the tokens, so twice the
+        training examples per second; the adapters learn the format) or ``chat`` (the LM's
+        chat template with a system line: what the untrained baselines are prompted with, and
+        what generators trained before ``exemplars`` existed use).
     heldout: entities with a description kept out of training for evaluation (at most 10 %).
     seed: seeds the held-out split, the initialisation and the batch order.
     """
@@ -63,12 +74,35 @@ class TextGeneratorConfig:
     max_facts: int = 6
     max_context_chars: int = 200
     neighbour_hint: bool = True
+    exemplars: int = 4
+    max_exemplar_chars: int = 80
+    prompt: str = "compact"
     heldout: int = 200
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        if self.prompt not in PROMPTS:
+            raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, not {self.prompt!r}")
+        if self.exemplars < 0:
+            raise ValueError(f"exemplars must be 0 or more, not {self.exemplars}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> TextGeneratorConfig:
+        """The config a checkpoint recorded. Generators saved before exemplars existed lack
+        ``exemplars`` and ``prompt``: they used the chat prompt and one neighbour hint."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(saved) - known)
+        if unknown:
+            raise ValueError(f"text generator config has unknown fields {unknown}: it was written by a newer "
+                             "kgstore; upgrade kgstore or train the generator again")
+        values = dict(saved)
+        if "prompt" not in values:
+            values.update(prompt="chat", exemplars=0)
+        return cls(**values)
 
 
 @dataclass
@@ -79,11 +113,15 @@ class EntityText:
     name: str
     context: str  # verbalised facts
     description: str | None = None  # the reference text (training target / evaluation reference)
-    neighbour: str = ""  # the closest training entity by vector, as "name: description" (retrieval hint)
+    neighbour: str = ""  # first format: the closest training entity by vector as "name: description"
+    # The descriptions of the closest training entities by vector, closest first (retrieval exemplars).
+    exemplars: list[str] = field(default_factory=list)
 
 
 def prompt_text(entity: EntityText) -> str:
     similar = f"\nSimilar entity: {entity.neighbour}" if entity.neighbour else ""
+    if entity.exemplars:
+        similar += "\nDescriptions of similar entities: " + "; ".join(entity.exemplars)
     return (f"Entity: {entity.name or 'unnamed'}\nFacts: {entity.context or 'none known'}{similar}\n"
             "Describe it in a few words.")
 
@@ -95,6 +133,29 @@ def chat_prompt(tokenizer: Any, entity: EntityText) -> str:
         return tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                                              add_generation_prompt=True, tokenize=False)
     return f"{SYSTEM}\n{user}\nDescription:"
+
+
+def compact_prompt(entity: EntityText) -> str:
+    """Plain text, exemplars first: what a trained decoder reads (no chat template, no instruction)."""
+    lines = [f"Similar: {' | '.join(entity.exemplars)}"] if entity.exemplars else []
+    if entity.neighbour:
+        lines.append(f"Similar entity: {entity.neighbour}")
+    lines += [f"Name: {entity.name or 'unnamed'}", f"Facts: {entity.context or 'none known'}", "Description:"]
+    return "\n".join(lines)
+
+
+def prompt_ids(tokenizer: Any, entity: EntityText, style: str) -> list[int]:
+    """The prompt's token ids in ``style`` (``compact`` or ``chat``)."""
+    text = compact_prompt(entity) if style == "compact" else chat_prompt(tokenizer, entity)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def target_ids(tokenizer: Any, description: str, style: str, *, max_tokens: int, end_token: int) -> list[int]:
+    """The description's token ids as the LM continues the prompt, cut to ``max_tokens``, then the end token."""
+    text = description.strip()
+    if style == "compact" or not getattr(tokenizer, "chat_template", None):
+        text = " " + text  # continues "Description:"
+    return tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens] + [end_token]
 
 
 def _end_token(tokenizer: Any) -> int:
@@ -119,7 +180,9 @@ def build_decoder(config: TextGeneratorConfig, vector_dim: int, *, language_mode
         lm = get_peft_model(lm, LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                                            target_modules=["q_proj", "v_proj"]))
     torch.manual_seed(config.seed)
-    return TextDecoder(lm, tokenizer, vector_dim=vector_dim, num_prefix=config.num_prefix)
+    decoder = TextDecoder(lm, tokenizer, vector_dim=vector_dim, num_prefix=config.num_prefix)
+    decoder.prompt_style = config.prompt
+    return decoder
 
 
 def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is made on first use
@@ -139,6 +202,7 @@ def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is 
             nn.init.normal_(self.project[1].weight, std=scale / math.sqrt(vector_dim))
             nn.init.zeros_(self.project[1].bias)
             self.end_token = _end_token(tokenizer)
+            self.prompt_style = "chat"  # build_decoder sets the config's
 
         def prefix(self, vectors: torch.Tensor) -> torch.Tensor:
             return self.project(vectors).view(vectors.shape[0], self.num_prefix, -1)
@@ -229,16 +293,15 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     from tqdm.auto import tqdm
 
     tokenizer = decoder.tokenizer
-    prompts = [tokenizer(chat_prompt(tokenizer, e), add_special_tokens=False)["input_ids"]
-               for e in entities]
-    targets = [tokenizer(" " + (e.description or "").strip() if not getattr(tokenizer, "chat_template", None)
-                         else (e.description or "").strip(), add_special_tokens=False)["input_ids"]
-               [: config.max_target_tokens] + [decoder.end_token] for e in entities]
+    prompts = [prompt_ids(tokenizer, e, decoder.prompt_style) for e in entities]
+    targets = [target_ids(tokenizer, e.description or "", decoder.prompt_style, max_tokens=config.max_target_tokens,
+                          end_token=decoder.end_token) for e in entities]
+    lengths = np.array([len(p) + len(t) for p, t in zip(prompts, targets, strict=True)])
     trainable = [p for p in decoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(entities) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 10))
     rng = np.random.default_rng(config.seed)
     all_vectors = torch.as_tensor(vectors, dtype=torch.float32, device=config.device)
     log, started = TrainLog(), time.monotonic()
@@ -247,7 +310,7 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     step, smoothed = 0, None
     try:
         for _ in range(config.epochs):
-            for batch in np.array_split(rng.permutation(len(entities)), steps_per_epoch):
+            for batch in _length_bucketed(rng, lengths, steps_per_epoch):
                 loss = decoder.loss(all_vectors[batch], [prompts[i] for i in batch], [targets[i] for i in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -273,21 +336,33 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     return log
 
 
+def _length_bucketed(rng: np.random.Generator, lengths: np.ndarray, num_batches: int) -> list[np.ndarray]:
+    """One epoch's batches: shuffled, then sorted by length within windows of 8 batches (less
+    padding, so more examples per second), in shuffled order."""
+    order = rng.permutation(len(lengths))
+    window = max(1, 8 * math.ceil(len(lengths) / num_batches))
+    order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")]
+                            for chunk in np.array_split(order, math.ceil(len(order) / window))])
+    batches = np.array_split(order, num_batches)
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.ndarray | None, *, max_tokens: int = 48,
                    temperature: float = 0.0, seed: int | None = 0, batch_size: int = 16,
-                   progress: bool = False) -> list[str]:
-    """One text per entity; ``vectors=None`` prompts the LM with the context alone (no soft prompt)."""
+                   progress: bool = False, prompt: str | None = None) -> list[str]:
+    """One text per entity; ``vectors=None`` prompts the LM with the context alone (no soft prompt).
+    ``prompt`` is the prompt style (default: the decoder's; the untrained baselines use ``chat``)."""
     import torch
     from tqdm.auto import tqdm
 
     tokenizer = decoder.tokenizer
+    style = prompt or decoder.prompt_style
     device = next(decoder.parameters()).device
     texts: list[str] = []
     starts = range(0, len(entities), batch_size)
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress):
         chunk = entities[start: start + batch_size]
-        prompts = [tokenizer(chat_prompt(tokenizer, e), add_special_tokens=False)["input_ids"]
-                   for e in chunk]
+        prompts = [prompt_ids(tokenizer, e, style) for e in chunk]
         batch_vectors = None if vectors is None else torch.as_tensor(
             vectors[start: start + batch_size], dtype=torch.float32, device=device)
         # One seed per batch start, so a text depends on its seed and batch, not on earlier batches.
