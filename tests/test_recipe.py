@@ -24,6 +24,7 @@ from tests.conftest import write_text_dataset  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.recipe import (  # noqa: E402
     CUDA_DIM,
+    LARGE_MAX_WORK,
     MEDIUM_MAX_WORK,
     RECIPES,
     SMALL_MAX_ENTITIES,
@@ -83,6 +84,10 @@ def _readme_rules() -> dict[str, dict[str, str]]:
     (GraphStats(40_943, 11, 86_835, text_fraction=1.0), "cuda", "large", ["text"]),  # WN18RR
     (GraphStats(14_541, 237, 272_115, text_fraction=0.99), "cuda:0", "large", ["text"]),  # FB15k-237
     (GraphStats(14_541, 237, 272_115), "cpu", "large", []),
+    (GraphStats(123_182, 37, 1_079_040), "cpu", "large", []),  # YAGO3-10
+    (GraphStats(1_000_000, 200, LARGE_MAX_WORK // 1_000_000), "cpu", "large", []),
+    (GraphStats(1_000_000, 200, LARGE_MAX_WORK // 1_000_000 + 1), "cpu", "huge", []),
+    (GraphStats(1_000_000, 200, 9_000_000, text_fraction=1.0), "cuda", "huge", ["text"]),  # synth g10m
     (GraphStats(2_625, 24, 80_000, text_fraction=0.64, image_fraction=0.64), "cpu", "medium", ["text"]),
     (GraphStats(2_625, 24, 80_000, text_fraction=0.64, image_fraction=0.64), "cuda", "medium", ["text", "image"]),
     (GraphStats(2_625, 24, 80_000, image_fraction=0.2), "cuda", "medium", []),
@@ -113,6 +118,7 @@ def test_readme_table_is_the_rule() -> None:
         assert row["epochs, patience"] == f"{fields['epochs']}, {fields['patience']}", name
     assert all(f"{SMALL_MAX_ENTITIES:,} entities" in rows[name]["when"] for name in ("small", "small-dense"))
     assert f"{MEDIUM_MAX_WORK // 1_000_000:,} million" in rows["medium"]["when"]
+    assert f"{LARGE_MAX_WORK // 1_000_000_000:,} billion" in rows["large"]["when"]
 
 
 def test_graph_stats_count_descriptions_and_images_but_not_names() -> None:
@@ -154,9 +160,11 @@ def test_recipe_by_name_none_and_unknown() -> None:
     config, chosen = apply_recipe(plain, (), stats, recipe="large")
     assert chosen is not None and chosen.name == "large" and config.optimizer == "adagrad"
     assert config.dim == RECIPES["large"].fields["dim"]
-    with pytest.raises(ValueError, match="unknown recipe 'huge': use auto, none or one of small, small-dense, "
-                                         "medium, large"):
-        apply_recipe(plain, (), stats, recipe="huge")
+    with pytest.raises(ValueError, match="unknown recipe 'giant': use auto, none or one of small, small-dense, "
+                                         "medium, large, huge"):
+        apply_recipe(plain, (), stats, recipe="giant")
+    config, chosen = apply_recipe(plain, (), stats, recipe="huge")  # a small graph can ask for sampled candidates
+    assert chosen is not None and (config.sampler, config.num_layers) == ("neighbor", 0)
 
 
 def test_cli_reports_the_recipe_and_flags_and_config_files_win(run_cli, tmp_path: Path) -> None:  # noqa: ANN001

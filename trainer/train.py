@@ -107,11 +107,13 @@ def choose_full_batch(*, num_entities: int, num_train: int, config: TrainConfig)
 
     ``config.sampler`` ``"full"`` or ``"neighbor"`` decides; ``"auto"`` picks full-graph
     steps while the graph has at most :data:`FULL_GRAPH_MAX_TRIPLES` training triples and
-    their activations fit ``config.full_batch_max_bytes``. Plain embeddings (0 layers) are
-    always "full batch": there is no message passing.
+    their activations fit ``config.full_batch_max_bytes``. Plain embeddings (0 layers) have
+    no message passing: they are "full batch" unless the sampler is ``"neighbor"``, which then
+    scores each query against its batch's answers and sampled negatives and updates only
+    those rows: a step's cost no longer grows with the entity count (the ``huge`` recipe).
     """
     if config.num_layers == 0:
-        return True
+        return config.sampler != "neighbor"
     if config.sampler != "auto":
         return config.sampler == "full"
     if num_train > FULL_GRAPH_MAX_TRIPLES:
