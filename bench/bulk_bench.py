@@ -15,6 +15,7 @@ database each) and is timed end to end:
 
     python bench/bulk_bench.py --sizes 1M                 # bulk and LOAD CSV
     python bench/bulk_bench.py --sizes 1M,10M --online 1M # the online path at 1M only
+    python bench/bulk_bench.py --graph g10m/ --no-load-csv all  # an existing folder (only read)
 """
 
 from __future__ import annotations
@@ -134,23 +135,32 @@ def main() -> None:
     parser.add_argument("--heap", default="2g", help="each throwaway server's heap")
     parser.add_argument("--pagecache", default="2g", help="each throwaway server's page cache")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--graph", type=Path, help="an existing train/valid/test.txt folder (only read) instead of "
+                        "generating; --sizes is then ignored")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "bulk_bench.json")
     args = parser.parse_args()
 
     from kgstore.importers.synth import SynthSpec, default_entities, write_synth
 
-    online = {size_of(s) for s in args.online.split(",") if s.strip()}
+    def sizes(option: str) -> set[int | str]:
+        return {"all" if s.strip() == "all" else size_of(s) for s in option.split(",") if s.strip()}
+
+    online, no_load_csv = sizes(args.online), sizes(args.no_load_csv)
     rows = []
     print(f"{'triples':>11} {'loader':<9} {'seconds':>8} {'triples/s':>10} {'entities':>10} {'edges':>11}")
-    for size in (size_of(s) for s in args.sizes.split(",")):
+    for size in [None] if args.graph else [size_of(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="kgstore-bulk-bench-") as tmp:
             work = Path(tmp)
-            spec = SynthSpec(entities=default_entities(size), relations=200, triples=size, seed=args.seed)
-            folder = write_synth(work / "graph", spec).folder
+            if size is None:
+                folder = args.graph.resolve()
+                size = sum(1 for split in ("train", "valid", "test") for _ in (folder / f"{split}.txt").open("rb"))
+            else:
+                spec = SynthSpec(entities=default_entities(size), relations=200, triples=size, seed=args.seed)
+                folder = write_synth(work / "graph", spec).folder
             runners = [("bulk", run_bulk)]
-            if size not in {size_of(s) for s in args.no_load_csv.split(",") if s.strip()}:
+            if not {size, "all"} & no_load_csv:
                 runners.append(("LOAD CSV", run_load_csv))
-            if size in online:
+            if {size, "all"} & online:
                 runners.append(("online", run_online))
             for name, runner in runners:
                 result = runner(folder, work, args)

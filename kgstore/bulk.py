@@ -8,12 +8,15 @@ path is for *first* loads into the managed server's empty database. Everything a
 finds the bulk-built graph exactly as it would have left it:
 
 1. **Validate** with the online path's own pass (:func:`kgstore.sync._scan`): bad input
-   fails before anything is touched.
+   fails before anything is touched. A plain triple folder's split files are read as columns
+   instead (:mod:`kgstore.bulk_triples`, pyarrow), giving the same files; anything unusual in
+   them sends them to the Python readers, whose errors name the file and the line.
 2. **Write CSV** files from the same rows the online path writes (entities with their
    labels and typed properties — one type per property, so a property holding both
    integers and decimals becomes a float, ``KgRelation`` texts, triples with ``split`` and their
    properties, images put in the content-addressed store, ``HAS_IMAGE`` links), in
-   ``<home>/import/bulk-<namespace>/``.
+   ``<home>/import/bulk-<namespace>/``. Nodes are identified by integers (``--id-type=integer``:
+   the importer need not map strings), ``key`` and ``sha256`` are plain properties.
 3. **Stop** the managed server, run the importer on the ``neo4j`` database
    (``--overwrite-destination``: it was empty), **start** it again.
 4. Apply the schema and write the ``KgSync`` state (fingerprint, batch size, complete), so
@@ -35,8 +38,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from kgstore.bulk_triples import TripleColumns, scan_triple_folder
 from kgstore.driver import Graph
 from kgstore.errors import KgstoreError
 from kgstore.graph_names import HAS_IMAGE, SYNC_GEN
@@ -120,6 +124,8 @@ class _CsvFile:
         self._handle = self.path.open("w", encoding="utf-8", newline="")
         self.rows = 0
         self.multiline = False
+        self.columns: TripleColumns | None = None  # the triples as columns, when they were read so
+        self.ids: dict[str, int] = {}  # entity key -> the importer's integer id (--id-type=integer)
 
     def write(self, row: list[Any]) -> None:
         line = ",".join(_cell(v) for v in row)
@@ -127,6 +133,14 @@ class _CsvFile:
             self.multiline = True
         self._handle.write(line + "\n")
         self.rows += 1
+
+    @property
+    def buffer(self) -> IO[bytes]:
+        """The data file as bytes (call :meth:`flush` first), for rows formatted by :mod:`kgstore.bulk_triples`."""
+        return self._handle.buffer
+
+    def flush(self) -> None:
+        self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()
@@ -155,25 +169,38 @@ class _TripleProperties(Exception):
     """A triple has properties: its columns are known only after the whole pass."""
 
 
-def _triple_header(columns: list[_Column]) -> list[str]:
+def _triple_header(columns: list[_Column]) -> list[str]:  # ends are the entities' integer ids
     return [":START_ID(Entity)", ":TYPE", ":END_ID(Entity)", *(c.header for c in columns), _GENERATION_HEADER]
 
 
-def scan_and_write_triples(dataset: Dataset, folder: Path, progress: ProgressHook) -> tuple[Any, _CsvFile | None]:
+def scan_and_write_triples(dataset: Dataset, folder: Path, progress: ProgressHook, *,
+                           vectorised: bool = True) -> tuple[Any, _CsvFile | None]:
     """The validation pass, writing the triples' CSV as it reads them when no triple has properties.
 
-    One pass instead of two: parsing the files is most of a big load's Python time. A triple
-    with properties (whose columns and types the pass has yet to learn) stops the writing: the
-    pass starts again without it, and :func:`write_import_files` writes the triples after.
+    A plain triple folder is read as columns (:mod:`kgstore.bulk_triples`, pyarrow), when it
+    has nothing unusual. Otherwise one pass of the Python readers instead of two: parsing the
+    files is most of a big load's Python time. A triple with properties (whose columns and types
+    the pass has yet to learn) stops the writing: the pass starts again without it, and
+    :func:`write_import_files` writes the triples after. ``vectorised=False`` always takes the
+    Python readers (the tests compare both).
     """
     triples = _CsvFile(folder, "triples", _triple_header([_Column("split", "string")]))
     ns = dataset.namespace
+    fast = scan_triple_folder(dataset, progress("validating", 0)) if vectorised else None
+    if fast is not None:
+        scan, triples.columns = fast
+        triples.flush()
+        triples.rows += triples.columns.write_csv(triples.buffer, BULK_GENERATION)
+        triples.close()
+        return scan, triples
+    ids = triples.ids
 
     def write(triple: Any) -> None:
         if triple.properties:
             raise _TripleProperties
         row = _triple_row(ns, triple)
-        triples.write([row["h"], row["r"], row["t"], row["p"]["split"], BULK_GENERATION])
+        triples.write([ids.setdefault(row["h"], len(ids)), row["r"], ids.setdefault(row["t"], len(ids)),
+                       row["p"]["split"], BULK_GENERATION])
 
     policy = dataset.errors.policy
     try:
@@ -195,20 +222,30 @@ def write_import_files(dataset: Dataset, scan: Any, folder: Path, *, image_store
     """
     ns = dataset.namespace
     entity_columns = _columns(scan.entity_properties, what="entity", fixed=_ENTITY_FIELDS)
-    entities = _CsvFile(folder, "entities", ["key:ID(Entity)", ":LABEL", *(c.header for c in entity_columns),
+    entities = _CsvFile(folder, "entities", [":ID(Entity)", "key", ":LABEL", *(c.header for c in entity_columns),
                                              _GENERATION_HEADER])
     advance = progress("entities", len(scan.entity_ids))
-    for row in _entity_rows(dataset, scan):
+    columns = triples.columns if triples is not None else None
+    if columns is not None and type(dataset).entities is Dataset.entities and type(dataset).images is Dataset.images:
+        # every entity is known from the triples alone: id, dataset, no name, no description
+        entities.flush()
+        entities.rows += columns.write_entities_csv(entities.buffer, ns, BULK_GENERATION)
+        advance(entities.rows)
+    ids = (columns.key_ids(ns) if columns is not None and not entities.rows
+           else triples.ids if triples is not None else {})
+    for row in () if entities.rows else _entity_rows(dataset, scan):
         labels = ";".join(dict.fromkeys(["Entity", *row["labels"]]))
-        entities.write([row["key"], labels, *(row["props"].get(c.name) for c in entity_columns), BULK_GENERATION])
+        entities.write([ids.setdefault(row["key"], len(ids)), row["key"], labels,
+                        *(row["props"].get(c.name) for c in entity_columns), BULK_GENERATION])
         advance(1)
     entities.close()
     summary.entities_created = entities.rows
 
     relation_rows = _relation_rows(dataset)
-    relations = _CsvFile(folder, "relations", ["key:ID(KgRelation)", "name", "dataset", "label", "description"])
-    for row in relation_rows:
-        relations.write([row["key"], *(row["props"].get(c) for c in ("name", "dataset", "label", "description"))])
+    relations = _CsvFile(folder, "relations", [":ID(KgRelation)", "key", "name", "dataset", "label", "description"])
+    for number, row in enumerate(relation_rows):
+        relations.write([number, row["key"],
+                         *(row["props"].get(c) for c in ("name", "dataset", "label", "description"))])
     relations.close()
     summary.relations_written = relations.rows
 
@@ -218,7 +255,7 @@ def write_import_files(dataset: Dataset, scan: Any, folder: Path, *, image_store
         advance = progress("triples", scan.triples - len(scan.duplicate_positions))
         for _, rows in _triple_batches(dataset, scan, triple_batch_size):
             for row in rows:
-                triples.write([row["h"], row["r"], row["t"], *(row["p"].get(c.name) for c in triple_columns),
+                triples.write([ids[row["h"]], row["r"], ids[row["t"]], *(row["p"].get(c.name) for c in triple_columns),
                                BULK_GENERATION])
             advance(len(rows))
         triples.close()
@@ -231,18 +268,19 @@ def write_import_files(dataset: Dataset, scan: Any, folder: Path, *, image_store
         if image_store is None:
             raise ValueError("the dataset has images: pass image_store (a folder for the image files)")
         rows = _stored_image_rows(dataset, scan, image_store, summary, progress("images", len(scan.images)))
-        images = _CsvFile(folder, "images", ["sha256:ID(Image)", "mime", "width:long", "height:long",
+        images = _CsvFile(folder, "images", [":ID(Image)", "sha256", "mime", "width:long", "height:long",
                                              "bytes:long", "uri"])
         links = _CsvFile(folder, "has_image", [":START_ID(Entity)", ":END_ID(Image)", "dataset", "source"])
-        written: set[str] = set()
+        written: dict[str, int] = {}  # sha256 -> the image's integer id
         linked: set[tuple[str, str]] = set()
         for row in rows:
             if row["sha256"] not in written:  # content-addressed: one node per distinct file
-                written.add(row["sha256"])
-                images.write([row["sha256"], row["mime"], row["width"], row["height"], row["bytes"], row["uri"]])
+                written[row["sha256"]] = len(written)
+                images.write([written[row["sha256"]], row["sha256"], row["mime"], row["width"], row["height"],
+                              row["bytes"], row["uri"]])
             if (row["key"], row["sha256"]) not in linked:
                 linked.add((row["key"], row["sha256"]))
-                links.write([row["key"], row["sha256"], ns, row["source"]])
+                links.write([ids[row["key"]], written[row["sha256"]], ns, row["source"]])
         images.close()
         links.close()
         summary.images_linked = links.rows
@@ -303,7 +341,8 @@ def bulk_sync(
         echo(f"Building the database with neo4j-admin database import full (log: {log_path}) ...")
         with log_path.open("w") as log:
             result = server.admin("database", "import", "full", DATABASE, "--overwrite-destination=true",
-                                  "--bad-tolerance=0", f"--report-file={report}", *arguments, log=log)
+                                  "--bad-tolerance=0", "--id-type=integer", f"--report-file={report}", *arguments,
+                                  log=log)
         phase("neo4j-admin import")
     finally:
         server.start(echo=echo)

@@ -123,11 +123,12 @@ def _note_types(seen: dict[str, set[type]], properties: dict[str, Any]) -> None:
 
 
 def _scan(dataset: Dataset, advance: Callable[[int], None],
-          on_triple: Callable[[TripleRecord], None] | None = None) -> _Scan:
+          on_triple: Callable[[TripleRecord], None] | None = None, *, read_triples: bool = True) -> _Scan:
     """Read everything once: validates, counts, and finds repeated triples.
 
     ``on_triple`` sees each triple's first occurrence as it is read (the bulk path writes its
-    CSV in this same pass rather than parsing the files a second time).
+    CSV in this same pass rather than parsing the files a second time). ``read_triples=False``
+    leaves the triples out (the bulk path has read them as columns, :mod:`kgstore.bulk_triples`).
     """
     scan = _Scan()
     for entity in dataset.entities():
@@ -136,7 +137,7 @@ def _scan(dataset: Dataset, advance: Callable[[int], None],
     for _ in dataset.relations():  # read once so a bad relation file fails before any write
         pass
     seen: set[bytes] = set()
-    for position, triple in enumerate(dataset.triples()):
+    for position, triple in enumerate(dataset.triples() if read_triples else ()):
         if triple.split is not None and triple.split not in SPLITS:
             dataset.errors.report(dataset.root, None, f"triple split {triple.split!r} is not one of {SPLITS}")
         digest = _triple_digest(triple.head, triple.relation, triple.tail)

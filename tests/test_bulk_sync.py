@@ -16,13 +16,15 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from kgstore.bulk import BulkError, bulk_sync
+from kgstore.bulk import BulkError, bulk_sync, scan_and_write_triples, write_import_files
+from kgstore.bulk_triples import scan_triple_folder
 from kgstore.cli import main
 from kgstore.driver import Graph, connect
 from kgstore.importers.files import FileSource, TripleFile
+from kgstore.importers.input_errors import BadInputError, InputErrors
 from kgstore.importers.registry import open_dataset
 from kgstore.server import ManagedServer
-from kgstore.sync import sync_dataset
+from kgstore.sync import SyncSummary, _no_progress, _scan, sync_dataset
 from tests.conftest import private_server, wipe
 
 pytestmark = pytest.mark.slow
@@ -162,3 +164,57 @@ def test_bulk_needs_the_managed_server(graph: Graph, neo4j_server, tmp_path: Pat
     assert result.exit_code != 0
     assert "no managed server runs" in result.output
     assert graph.query("MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
+
+
+def import_files(dataset, folder: Path, *, vectorised: bool) -> dict[str, bytes]:  # noqa: ANN001
+    """The importer's files for ``dataset`` (no server needed), by name."""
+    folder.mkdir(parents=True)
+    scan, triples = scan_and_write_triples(dataset, folder, _no_progress, vectorised=vectorised)
+    dataset.errors = InputErrors(policy="skip")
+    write_import_files(dataset, scan, folder, image_store=None, summary=SyncSummary(namespace=dataset.namespace),
+                       triple_batch_size=10_000, progress=_no_progress, triples=triples)
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def awkward_folder(folder: Path) -> Path:
+    """A plain triple folder with CRLF line ends, repeated triples (within and across splits), quotes,
+    commas, unicode, a blank line and no final newline."""
+    folder.mkdir()
+    (folder / "train.txt").write_bytes('a\tr"q\tb\r\nb\tr2\tc\r\na\tr"q\tb\r\n\r\né中\tr,x\t"a"\r\n'.encode())
+    (folder / "valid.txt").write_bytes(b'a\tr"q\tb\nc\tr2\ta')
+    (folder / "test.txt").write_bytes(b"x\tr\ty\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["umls", "awkward"])
+def test_columns_and_python_readers_write_the_same_import_files(name: str, data_dir: Path, tmp_path: Path) -> None:
+    folder = awkward_folder(tmp_path / "in")
+
+    def dataset():  # noqa: ANN202
+        if name == "umls":
+            return open_dataset("umls", source=data_dir)
+        return open_dataset(str(folder), namespace='odd"ns')
+
+    assert scan_triple_folder(dataset(), lambda _n: None) is not None  # the columns path is taken
+    python_scan, columns_scan = _scan(dataset(), lambda _n: None), scan_triple_folder(dataset(), lambda _n: None)[0]
+    for part in ("entity_ids", "triples", "duplicate_positions", "splits", "entity_properties"):
+        assert getattr(columns_scan, part) == getattr(python_scan, part), part
+    fast = import_files(dataset(), tmp_path / "fast", vectorised=True)
+    slow = import_files(dataset(), tmp_path / "slow", vectorised=False)
+    assert fast == slow
+    assert fast["triples.csv"].count(b"\n") == python_scan.triples - len(python_scan.duplicate_positions) > 0
+
+
+def test_a_bad_line_in_a_triple_folder_names_the_file_and_the_line(tmp_path: Path) -> None:
+    folder = awkward_folder(tmp_path / "in")
+    (folder / "valid.txt").write_text("a\tr\tb\nc\td\ne\tr\tf\n")
+    assert scan_triple_folder(open_dataset(str(folder)), lambda _n: None) is None  # the Python readers report it
+    (tmp_path / "out-fail").mkdir()
+    with pytest.raises(BadInputError, match=r"valid\.txt:2: expected 3 columns separated by '\\t', found 2"):
+        scan_and_write_triples(open_dataset(str(folder)), tmp_path / "out-fail", _no_progress)
+    dataset = open_dataset(str(folder), errors=InputErrors(policy="skip"))
+    (tmp_path / "out-skip").mkdir()
+    scan, _ = scan_and_write_triples(dataset, tmp_path / "out-skip", _no_progress)
+    assert scan.triples == 7  # 4 train, 2 valid (the bad line left out), 1 test
+    assert [str(p) for p in dataset.errors.problems] == [f"{folder / 'valid.txt'}:2: expected 3 columns separated "
+                                                         "by '\\t', found 2"]
