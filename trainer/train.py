@@ -97,8 +97,9 @@ FULL_GRAPH_MAX_TRIPLES = 20_000
 """``sampler="auto"``'s size rule: larger graphs train R-GCN on sampled subgraphs.
 
 Measured (``bench/sampler_bench.py``, README's benchmark table), 2-layer R-GCN, 150 s on one
-CPU thread: CoDEx-S (32,888 training triples) test MRR 0.299 full vs 0.303 with fan-out
-10,5 (17 epochs instead of 7); FB15k-237 (272,115) 0.031 vs 0.140. On the small graphs
+CPU thread: CoDEx-S (32,888 training triples) test MRR 0.337 full vs 0.323 with fan-out
+10,5 (21 epochs instead of 14; an earlier, more loaded run: 0.299 vs 0.303); FB15k-237
+(272,115) 0.032 vs 0.153. On the small graphs
 (Nations 1,592, UMLS 5,216, Kinships 8,544 triples) a full-graph step is cheap and exact."""
 
 
