@@ -142,11 +142,12 @@ def generators_eval() -> None:
 @click.pass_context
 def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int, examples: int,
               as_json: bool) -> None:
-    """Corpus BLEU and chrF (sacrebleu, 0-1) on the held-out entities: the decoder vs two baselines.
+    """Corpus BLEU and chrF (sacrebleu, 0-1) on the held-out entities: the decoder vs the baselines.
 
     nearest_neighbour: the description of the training entity with the closest vector;
     context_only: the same language model, without adapters or soft prompt, prompted with
-    the entity's facts.
+    the entity's facts; exemplars_context (generators that read exemplars): the same untrained
+    model given the facts and the decoder's exemplars, so what the vector adds is visible.
     """
     _need_generation()
     from trainer.generators.jobs import evaluate_text_generator
