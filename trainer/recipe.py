@@ -40,7 +40,7 @@ often with the id made readable. On CUDA the device is the GPU (:func:`default_d
 
 Measured with no flags through ``kgstore train`` on this project's 2-core CPU, shared with
 other jobs (README, "Benchmarks"): UMLS test MRR 0.952 (``small``), Kinships 0.858
-(``small-dense``), CoDEx-S 0.459 (``medium``, still rising at the 15-minute cap).
+(``small-dense``), CoDEx-S 0.459 (``medium``, early stop after 2 minutes on a quiet CPU).
 """
 
 from __future__ import annotations
