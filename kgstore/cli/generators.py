@@ -15,6 +15,7 @@ import click
 from kgstore.cli import render
 from kgstore.cli.common import (
     CONTEXT,
+    RegistryChoice,
     connection_options,
     echo,
     home_of,
@@ -82,6 +83,9 @@ def generators_train() -> None:
 @click.option("--heldout", type=click.IntRange(0), default=200, show_default=True,
               help="Described entities held out for `generators eval` (at most 10 %), never trained on.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--precision", type=RegistryChoice("trainer.precision:PRECISIONS"), default="auto", show_default=True,
+              help="What the frozen LM computes in: auto is bfloat16 on a CPU with AMX or a recent GPU "
+                   "(about 3x faster per step), float32 elsewhere.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the held-out split and training.")
 @click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Read names, descriptions and facts from this snapshot instead of exporting from Neo4j.")
@@ -90,7 +94,7 @@ def generators_train() -> None:
 @connection_options
 @click.pass_context
 def train_text(ctx: click.Context, model: str, language_model: str, max_seconds: float | None, epochs: int,
-               batch_size: int, lr: float, lora_rank: int, heldout: int, device: str, seed: int,
+               batch_size: int, lr: float, lora_rank: int, heldout: int, device: str, precision: str, seed: int,
                snapshot: Path | None, datasets: tuple[str, ...], as_json: bool, **conn: Any) -> None:
     """Train a text decoder: SmolLM2 (frozen) + a soft prompt from the entity vector + LoRA.
 
@@ -105,7 +109,7 @@ def train_text(ctx: click.Context, model: str, language_model: str, max_seconds:
 
     config = TextGeneratorConfig(language_model=language_model, max_seconds=max_seconds, epochs=epochs,
                                  batch_size=batch_size, lr=lr, lora_rank=lora_rank, heldout=heldout, device=device,
-                                 seed=seed)
+                                 precision=precision, seed=seed)
     graph = open_graph(ctx, **conn) if snapshot is None else None
     try:
         checkpoint, log = train_text_generator(graph, home_of(ctx), model=model, config=config, snapshot=snapshot,
