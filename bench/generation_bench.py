@@ -200,7 +200,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--heldout", type=int, default=200)
     parser.add_argument("--limit", type=int, default=200, help="held-out entities evaluated")
-    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="longest generated text (default: the generator's description budget)")
     parser.add_argument("--exemplars", type=int, default=TextGeneratorConfig.exemplars,
                         help="nearest training entities' descriptions in the decoder's prompt (0: one hint)")
     parser.add_argument("--device", default="cpu")

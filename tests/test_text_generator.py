@@ -66,6 +66,24 @@ def test_heldout_entities_are_seeded_and_capped() -> None:
     assert heldout_keys(entities, TextGeneratorConfig(heldout=50, seed=4)) != first
 
 
+def test_the_description_budget_fits_most_training_descriptions_within_its_bounds(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from trainer.generators.text import TARGET_TOKENS, description_budget
+
+    rng = np.random.default_rng(0)
+    words = ["film", "by", "American", "actor", "city", "in", "Ohio", "a", "story", "of", "love", "and", "war"]
+    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(20, 60, size=200)]
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_lm(tmp_path / "lm", texts))
+    budget = description_budget(tokenizer, texts)
+    lengths = [len(tokenizer(" " + t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert TARGET_TOKENS[0] <= budget <= TARGET_TOKENS[1]
+    assert np.mean([n + 1 <= budget for n in lengths]) >= 0.9  # 90 % are learned whole, end token included
+    assert budget < max(lengths)  # the longest few do not set it
+    assert description_budget(tokenizer, ["a"] * 10) == TARGET_TOKENS[0]
+    assert description_budget(tokenizer, [" ".join(["story"] * 400)] * 10) == TARGET_TOKENS[1]
+
+
 def test_exemplars_come_from_training_entities_only_and_never_the_entity_itself() -> None:
     rng = np.random.default_rng(0)
     entities = [EntityText(key=f"k{i}", name=f"n{i}", context="", description=f"description {i}" if i % 5 else None)
@@ -159,6 +177,7 @@ def test_generator_checkpoint_records_its_model_and_held_out_entities(generated:
     meta = json.loads((folder / "generator.json").read_text())
     assert meta["kg_version"] == home.latest_checkpoint(MODEL).name  # the KG model version it was trained on
     assert len(meta["heldout"]) == 8
+    assert meta["config"]["max_target_tokens"] >= 16  # the description budget, chosen and saved at training
     assert (folder / "curves.png").is_file() and (folder / "weights.pt").is_file()
     losses = json.loads((folder / "loss.json").read_text())["loss"]
     assert generated["train"]["steps"] == len(losses) > 0

@@ -25,12 +25,17 @@ def bfloat16_is_fast(device: str) -> bool:
     return bool(init_amx and init_amx())
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`, else a ``ValueError`` naming them."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    return precision
+
+
 def compute_dtype(precision: str, device: str) -> Any:
     """The ``torch.dtype`` that ``precision`` (one of :data:`PRECISIONS`) means on ``device``."""
     import torch
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "auto":
+    if check_precision(precision) == "auto":
         return torch.bfloat16 if bfloat16_is_fast(device) else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32

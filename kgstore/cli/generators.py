@@ -63,6 +63,12 @@ def generators() -> None:
     """
 
 
+precision_option = click.option(
+    "--precision", type=RegistryChoice("trainer.precision:PRECISIONS"), default="auto", show_default=True,
+    help="What the network computes in: auto is bfloat16 (mixed precision) on a CPU with AMX or a recent GPU, "
+         "where it runs several times faster, float32 elsewhere.")
+
+
 @generators.group("train", context_settings=CONTEXT)
 def generators_train() -> None:
     """Train a generator on a KG model's latest checkpoint."""
@@ -83,9 +89,7 @@ def generators_train() -> None:
 @click.option("--heldout", type=click.IntRange(0), default=200, show_default=True,
               help="Described entities held out for `generators eval` (at most 10 %), never trained on.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--precision", type=RegistryChoice("trainer.precision:PRECISIONS"), default="auto", show_default=True,
-              help="What the frozen LM computes in: auto is bfloat16 on a CPU with AMX or a recent GPU "
-                   "(about 3x faster per step), float32 elsewhere.")
+@precision_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the held-out split and training.")
 @click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Read names, descriptions and facts from this snapshot instead of exporting from Neo4j.")
@@ -138,13 +142,14 @@ def generators_eval() -> None:
 @generators_eval.command("text", context_settings=CONTEXT)
 @click.option("--model", default="default", show_default=True, help="The KG model whose text generator to test.")
 @click.option("--limit", type=click.IntRange(1), help="Evaluate on at most this many held-out entities.")
-@click.option("--max-tokens", type=click.IntRange(1, 256), default=32, show_default=True,
-              help="Longest generated description.")
+@click.option("--max-tokens", type=click.IntRange(1, 256),
+              help="Longest generated description. [default: the generator's description budget, chosen at "
+                   "training from its descriptions' lengths]")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True,
               help="How many held-out entities to show with their reference and generated texts.")
 @json_option
 @click.pass_context
-def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int, examples: int,
+def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int | None, examples: int,
               as_json: bool) -> None:
     """Corpus BLEU and chrF (sacrebleu, 0-1) on the held-out entities: the decoder vs the baselines.
 
@@ -226,6 +231,7 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperat
 @click.option("--heldout", type=click.IntRange(0), default=200, show_default=True,
               help="Entities with images held out for `generators eval image` (at most 10 %), never trained on.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@precision_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the held-out split and training.")
 @click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Read images, names and labels from this snapshot instead of exporting from Neo4j.")
@@ -235,7 +241,7 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperat
 @click.pass_context
 def train_image(ctx: click.Context, model: str, size: str, max_seconds: float | None, max_steps: int | None,
                 epochs: int | None, batch_size: int, lr: float, channels: str | None, use_text: bool,
-                labels_from: str | None, heldout: int, device: str, seed: int, snapshot: Path | None,
+                labels_from: str | None, heldout: int, device: str, precision: str, seed: int, snapshot: Path | None,
                 datasets: tuple[str, ...], as_json: bool, **conn: Any) -> None:
     """Train an image decoder: a diffusion UNet conditioned on each entity's vector (and text).
 
@@ -256,7 +262,7 @@ def train_image(ctx: click.Context, model: str, size: str, max_seconds: float | 
                                  param_hint="--channels") from exc
     config = ImageGeneratorConfig(size=int(size), channels=widths, max_seconds=max_seconds, max_steps=max_steps,
                                   epochs=epochs, batch_size=batch_size, lr=lr, use_text=use_text, heldout=heldout,
-                                  device=device, seed=seed)
+                                  device=device, precision=precision, seed=seed)
     graph = open_graph(ctx, **conn) if snapshot is None else None
     try:
         checkpoint, log = train_image_generator(graph, home_of(ctx), model=model, config=config, snapshot=snapshot,

@@ -27,12 +27,14 @@ from trainer.generators.text import (
     TrainLog,
     build_decoder,
     context_only,
+    description_budget,
     generate_texts,
     train_decoder,
 )
 
 TEXT = "text"
 HELDOUT_SHARE = 0.1  # at most this share of the described entities is held out
+LEGACY_MAX_TOKENS = 32  # what generators saved before the description budget were trained on and asked for
 
 
 def kg_checkpoint(home: KgstoreHome, model: str) -> Path:
@@ -168,6 +170,9 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
                             max_chars=config.max_exemplar_chars)
     decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
     decoder.to(config.device)
+    if config.max_target_tokens is None:  # saved resolved, so eval asks for as many tokens as training learned
+        config = dataclasses.replace(config, max_target_tokens=description_budget(
+            decoder.tokenizer, [entities[i].description or "" for i in train_ids]))
     log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
     folder = GeneratorCheckpoint.new(home, model, TEXT)
     folder.save(kind=TEXT, config=config.to_dict(), kg_checkpoint=kg.folder, vector_dim=int(vectors.shape[1]),
@@ -188,6 +193,7 @@ class TextGenerator:
     vectors: np.ndarray
     kg_version: str
     heldout: list[str]
+    config: TextGeneratorConfig = field(default_factory=TextGeneratorConfig)
     index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -211,7 +217,7 @@ class TextGenerator:
                              f"{sorted(trained & set(missing))[:3]}, unexpected {unexpected[:3]})")
         decoder.to(device).eval()
         return cls(checkpoint=checkpoint, decoder=decoder, entities=checkpoint.read_entities(), vectors=vectors,
-                   kg_version=meta["kg_version"], heldout=list(meta["heldout"]))
+                   kg_version=meta["kg_version"], heldout=list(meta["heldout"]), config=config)
 
     @classmethod
     def latest(cls, home: KgstoreHome, model: str, **kwargs: Any) -> TextGenerator:
@@ -232,7 +238,7 @@ class TextGenerator:
 
 
 def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit: int | None = None,
-                            generator: TextGenerator | None = None, max_tokens: int = 32,
+                            generator: TextGenerator | None = None, max_tokens: int | None = None,
                             progress: bool = True) -> dict[str, Any]:
     """Corpus BLEU and chrF (sacrebleu, both 0-1) on the held-out entities for three methods,
     four when the generator retrieves exemplars.
@@ -247,6 +253,7 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     import sacrebleu
 
     generator = generator or TextGenerator.latest(home, model)
+    max_tokens = max_tokens or generator.config.max_target_tokens or LEGACY_MAX_TOKENS
     heldout = [generator.entities[generator.index[k]] for k in generator.heldout if k in generator.index]
     heldout = [e for e in heldout if e.description][: limit or None]
     if not heldout:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.precision import PRECISIONS, compute_dtype
+from trainer.precision import check_precision, compute_dtype
 
 SYSTEM = "You write short encyclopedia descriptions."
 # A short description never says the same three tokens twice; a small LM stuck in a loop
@@ -53,7 +53,10 @@ class TextGeneratorConfig:
     lora_rank: rank of LoRA adapters on the attention's q/v projections (0 = none: only the
         projection learns).
     lr, batch_size, epochs, max_seconds: optimisation (AdamW); the first cap reached stops it.
-    max_target_tokens: description tokens trained on (longer ones are cut).
+    max_target_tokens: description tokens trained on (longer ones are cut), and the longest
+        text ``generators eval`` asks for. None: chosen from the training descriptions
+        (:func:`description_budget`), so a generator of two-word Wikidata descriptions and
+        one of 60-word plot overviews each write what they learned; the resolved value is saved.
     max_facts / max_context_chars: the verbalised context's caps.
     neighbour_hint: retrieval through the vector on or off: show the LM the descriptions of the
         closest training entities (never the entity itself, never a held-out entity).
@@ -80,7 +83,7 @@ class TextGeneratorConfig:
     batch_size: int = 16
     epochs: int = 1
     max_seconds: float | None = None
-    max_target_tokens: int = 32
+    max_target_tokens: int | None = None
     max_facts: int = 6
     max_context_chars: int = 200
     neighbour_hint: bool = True
@@ -97,8 +100,7 @@ class TextGeneratorConfig:
             raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, not {self.prompt!r}")
         if self.exemplars < 0:
             raise ValueError(f"exemplars must be 0 or more, not {self.exemplars}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        check_precision(self.precision)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +163,22 @@ def prompt_ids(tokenizer: Any, entity: EntityText, style: str) -> list[int]:
     """The prompt's token ids in ``style`` (``compact`` or ``chat``)."""
     text = compact_prompt(entity) if style == "compact" else chat_prompt(tokenizer, entity)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+TARGET_QUANTILE = 0.9
+TARGET_TOKENS = (16, 128)  # the bounds of a chosen description budget
+
+
+def description_budget(tokenizer: Any, descriptions: Sequence[str]) -> int:
+    """Tokens enough for 90 % of ``descriptions`` (plus the end token), within 16-128: long
+    enough that most texts are learned whole, short enough that a few essays do not set the
+    cost of every step."""
+    if not descriptions:
+        return TARGET_TOKENS[0]
+    encoded = tokenizer([" " + d.strip() for d in descriptions], add_special_tokens=False)["input_ids"]
+    lengths = [len(ids) for ids in encoded]
+    wanted = int(math.ceil(float(np.quantile(lengths, TARGET_QUANTILE)))) + 1
+    return max(TARGET_TOKENS[0], min(TARGET_TOKENS[1], wanted))
 
 
 def target_ids(tokenizer: Any, description: str, style: str, *, max_tokens: int, end_token: int) -> list[int]:
@@ -339,7 +357,8 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
 
     tokenizer = decoder.tokenizer
     prompts = [prompt_ids(tokenizer, e, decoder.prompt_style) for e in entities]
-    targets = [target_ids(tokenizer, e.description or "", decoder.prompt_style, max_tokens=config.max_target_tokens,
+    budget = config.max_target_tokens or description_budget(tokenizer, [e.description or "" for e in entities])
+    targets = [target_ids(tokenizer, e.description or "", decoder.prompt_style, max_tokens=budget,
                           end_token=decoder.end_token) for e in entities]
     lengths = np.array([len(p) + len(t) for p, t in zip(prompts, targets, strict=True)])
     trainable = [p for p in decoder.parameters() if p.requires_grad]
