@@ -56,7 +56,9 @@ if python3 -c "import pykeen" 2>/dev/null; then
   python3 bench/gpu_check.py --dataset wn18rr --dim 2000 "${PYKEEN[@]}" --pykeen-optimizer adam --pykeen-lr 0.001 \
     --plot "$OUT/pykeen-wn-adam.png" > "$OUT/pykeen-wn-adam.txt" 2>&1 &
 fi
-# Text generation: a structure-only KG model, then the generator trained for GEN seconds (TF32).
+# Text generation: a structure-only KG model, then the generator trained for GEN seconds (bfloat16:
+# --precision auto), and both generators' step time in float32 vs bfloat16.
+python3 bench/precision_bench.py --device cuda > "$OUT/precision.txt" 2>&1 &
 if [ "${GENERATION:-1}" = 1 ]; then
   for dataset in fb15k-237 wn18rr; do
     python3 bench/generation_bench.py --datasets "$dataset" --device cuda --kg-max-seconds 60 \

@@ -3,7 +3,8 @@
 One table: the text decoder (SmolLM2-135M + LoRA, a batch of 16 entities x ~160 prompt
 tokens + 12 description tokens: the median step after a warm-up one) and the image UNet
 (64x64, the CPU width, a batch of 32: the mean step of a short ``train_decoder`` run, EMA and
-optimiser included), each precision in turn and the ratio. Random token ids and pixels: the step's cost does not depend on what the data says.
+optimiser included), each precision in turn and the ratio. Random token ids and pixels:
+a step's cost does not depend on what the data says.
 
     python bench/precision_bench.py                 # the CPU (bfloat16 only with AMX)
     python bench/precision_bench.py --device cuda   # a GPU

@@ -84,8 +84,11 @@ def test_the_condition_decides_the_picture() -> None:
     from trainer.generators.image import build_decoder, sample, train_decoder
 
     torch.manual_seed(0)
+    # float32: 200 steps of a tiny UNet leave the colours near the margin this test draws, and a
+    # bfloat16 run (the default on an AMX CPU) takes another path to the same loss; what is tested
+    # here is the conditioning, not the arithmetic.
     config = ImageGeneratorConfig(size=32, channels=(16, 32), max_steps=200, batch_size=16, lr=1e-3,
-                                  warmup_steps=20)
+                                  warmup_steps=20, precision="float32")
     red, blue = np.array([230, 30, 30]), np.array([0, 40, 220])
     pixels = np.zeros((32, 3, 32, 32), dtype=np.uint8)
     pixels[:16] = red[:, None, None]

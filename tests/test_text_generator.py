@@ -84,6 +84,30 @@ def test_the_description_budget_fits_most_training_descriptions_within_its_bound
     assert description_budget(tokenizer, [" ".join(["story"] * 400)] * 10) == TARGET_TOKENS[1]
 
 
+def test_bfloat16_casts_the_frozen_lm_and_keeps_what_trains_in_float32(tmp_path: Path) -> None:
+    from trainer.generators.language_model import load_language_model
+    from trainer.generators.text import build_decoder
+    from trainer.precision import bfloat16_is_fast, compute_dtype
+
+    assert compute_dtype("auto", "cpu") == (torch.bfloat16 if bfloat16_is_fast("cpu") else torch.float32)
+    assert compute_dtype("float32", "cpu") == torch.float32
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16, not 'half'"):
+        TextGeneratorConfig(precision="half")
+    folder = build_tiny_lm(tmp_path / "lm", ["a film by an American actor", "a city in Ohio"])
+    decoder = build_decoder(TextGeneratorConfig(language_model=str(folder), precision="bfloat16"), 8,
+                            language_model=load_language_model(str(folder)))
+    trained = [p for p in decoder.parameters() if p.requires_grad]
+    frozen = [p for p in decoder.lm.parameters() if not p.requires_grad]
+    assert trained and all(p.dtype == torch.float32 for p in trained)  # LoRA and the soft-prompt projection
+    assert frozen and all(p.dtype == torch.bfloat16 for p in frozen)
+    tokens = decoder.tokenizer("a city in Ohio", add_special_tokens=False)["input_ids"]
+    loss = decoder.loss(torch.randn(2, 8), [tokens, tokens[:2]], [tokens[:2], tokens])
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.grad.dtype == torch.float32 for p in trained if p.grad is not None)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trained)
+
+
 def test_exemplars_come_from_training_entities_only_and_never_the_entity_itself() -> None:
     rng = np.random.default_rng(0)
     entities = [EntityText(key=f"k{i}", name=f"n{i}", context="", description=f"description {i}" if i % 5 else None)
