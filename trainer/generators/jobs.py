@@ -34,7 +34,6 @@ from trainer.generators.text import (
 
 TEXT = "text"
 HELDOUT_SHARE = 0.1  # at most this share of the described entities is held out
-LEGACY_MAX_TOKENS = 32  # what generators saved before the description budget were trained on and asked for
 
 
 def kg_checkpoint(home: KgstoreHome, model: str) -> Path:
@@ -193,7 +192,7 @@ class TextGenerator:
     vectors: np.ndarray
     kg_version: str
     heldout: list[str]
-    config: TextGeneratorConfig = field(default_factory=TextGeneratorConfig)
+    config: TextGeneratorConfig  # as saved: its max_target_tokens is always resolved (32 before the budget existed)
     index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -253,7 +252,7 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     import sacrebleu
 
     generator = generator or TextGenerator.latest(home, model)
-    max_tokens = max_tokens or generator.config.max_target_tokens or LEGACY_MAX_TOKENS
+    max_tokens = max_tokens or generator.config.max_target_tokens
     heldout = [generator.entities[generator.index[k]] for k in generator.heldout if k in generator.index]
     heldout = [e for e in heldout if e.description][: limit or None]
     if not heldout:

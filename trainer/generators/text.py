@@ -357,8 +357,10 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
 
     tokenizer = decoder.tokenizer
     prompts = [prompt_ids(tokenizer, e, decoder.prompt_style) for e in entities]
-    budget = config.max_target_tokens or description_budget(tokenizer, [e.description or "" for e in entities])
-    targets = [target_ids(tokenizer, e.description or "", decoder.prompt_style, max_tokens=budget,
+    if config.max_target_tokens is None:
+        raise ValueError("config.max_target_tokens is None: resolve it with description_budget first "
+                         "(train_text_generator does, and saves it)")
+    targets = [target_ids(tokenizer, e.description or "", decoder.prompt_style, max_tokens=config.max_target_tokens,
                           end_token=decoder.end_token) for e in entities]
     lengths = np.array([len(p) + len(t) for p, t in zip(prompts, targets, strict=True)])
     trainable = [p for p in decoder.parameters() if p.requires_grad]
