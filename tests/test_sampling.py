@@ -220,3 +220,41 @@ def test_full_graph_steps_keep_the_one_dense_optimiser(tmp_path) -> None:
     sampled.optimizer.load_state_dict(sampled.optimizer.state_dict())
     with pytest.raises(ValueError, match="sampler"):  # a full-graph run's state does not resume a sampled run
         sampled.optimizer.load_state_dict(full.optimizer.state_dict())
+
+
+# -- a hub query's answers are capped in sampled 1-N steps (issue 16: bounded memory per step) -------
+def test_answers_of_rows_caps_a_hub_query_with_distinct_true_answers_and_leaves_the_rest() -> None:
+    from trainer.targets import QueryIndex
+
+    hub = np.array([[0, 0, t] for t in range(1, 501)])  # (0, r0) has 500 answers
+    small = np.array([[501, 1, 502], [501, 1, 503], [504, 1, 505]])
+    index = QueryIndex(np.concatenate([hub, small]), num_relations=2)
+    rows = index.positions(torch.tensor([0, 501, 504]), torch.tensor([0, 1, 1]))
+    full_pos, full_answers = index.answers_of_rows(rows)
+    torch.manual_seed(0)
+    seen = torch.zeros(506, dtype=torch.long)
+    for _ in range(400):
+        pos, answers = index.answers_of_rows(rows, limit=10)
+        hub_answers = answers[pos == 0]
+        assert hub_answers.numel() == 10 and hub_answers.unique().numel() == 10  # exactly the cap, no repeats
+        assert bool(((hub_answers >= 1) & (hub_answers <= 500)).all())  # true answers only
+        assert torch.equal(answers[pos > 0], full_answers[full_pos > 0])  # queries under the cap keep all theirs
+        seen[hub_answers] += 1
+    # every answer gets drawn, about equally often (expected 8 each over 400 draws of 10 of 500)
+    assert bool((seen[1:501] > 0).all()) and int(seen[1:501].max()) < 30
+
+
+def test_a_sampled_one_to_n_step_scores_at_most_the_cap_per_query(tmp_path) -> None:
+    trainer = sampled_trainer(tmp_path, loss="1-n-ce", max_answers=3, num_layers=0, num_bases=None)
+    index = trainer.batches.index
+    counts = index.indptr[1:] - index.indptr[:-1]
+    rows = torch.argsort(counts, descending=True)[:8]  # UMLS's queries with the most answers
+    assert int(counts[rows].min()) > 3
+    widths = []
+    score = trainer.model.score_candidates
+    trainer.model.score_candidates = lambda q, r, c: widths.append(c.shape[0]) or score(q, r, c)
+    loss, _ = trainer._step(rows)
+    assert torch.isfinite(loss)
+    assert widths[0] <= 8 + 8 * 3 + trainer.config.num_negatives  # the batch's entities, capped answers, negatives
+    with pytest.raises(ValueError, match="max_answers"):
+        TrainConfig(max_answers=0)

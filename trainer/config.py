@@ -77,6 +77,10 @@ class TrainConfig:
         optimizer: ``"adam"`` or ``"adagrad"`` (the optimiser of Lacroix et al.'s N3 runs).
         num_negatives: negatives per positive for ``nssa``; extra random candidates per
             batch for ``1-n`` in mini-batch mode.
+        max_answers: 1-N on sampled candidates (mini-batch mode) scores a batch against its
+            queries' answers; a query with more answers than this gives a random subset of
+            this many each step, so a power-law hub cannot make one step's memory unbounded
+            (None = all). Full-graph 1-N scores every entity and never needs it.
         label_smoothing: ``1-n`` targets become ``(1 - eps) y + eps / E``.
         adversarial_temperature: softmax temperature over negative scores for ``nssa``.
         regularization: weight of the N3 penalty on the batch's vectors (0 = off).
@@ -132,6 +136,7 @@ class TrainConfig:
     batch_size: int = 256
     loss: str = "1-n-ce"
     num_negatives: int = 128
+    max_answers: int | None = 64
     label_smoothing: float = 0.1
     adversarial_temperature: float = 1.0
     regularization: float = 0.0
@@ -190,6 +195,8 @@ class TrainConfig:
         if not (isinstance(self.fanout, list) and self.fanout
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.fanout)):
             problems.append(f"fanout {self.fanout!r} (a list of neighbours per layer, each >= 1, e.g. [10, 5])")
+        if self.max_answers is not None and self.max_answers < 1:
+            problems.append(f"max_answers {self.max_answers} (must be >= 1, or None for all)")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"label_smoothing {self.label_smoothing} (must be in [0, 1))")
         if problems:

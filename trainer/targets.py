@@ -54,16 +54,42 @@ class QueryIndex:
         found = self.keys[pos] == keys
         return torch.as_tensor(np.where(found, pos, -1), dtype=torch.long)
 
-    def answers_of_rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:
-        """``(batch position, answer entity)`` pairs for query rows (``-1`` rows give none)."""
+    def answers_of_rows(self, rows: Tensor, *, limit: int | None = None) -> tuple[Tensor, Tensor]:
+        """``(batch position, answer entity)`` pairs for query rows (``-1`` rows give none).
+
+        ``limit`` keeps at most that many answers of each query, drawn at random (torch's
+        generator) without repeats: sampled 1-N training scores a batch against its answers,
+        and one hub query of a power-law graph can have hundreds of thousands of them.
+        """
         rows = rows.cpu()
         valid = rows >= 0
         safe = rows.clamp(min=0)
         counts = torch.where(valid, self.indptr[safe + 1] - self.indptr[safe], 0)
-        batch = torch.repeat_interleave(torch.arange(len(rows)), counts)
-        offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
+        kept = counts if limit is None else counts.clamp(max=limit)
+        batch = torch.repeat_interleave(torch.arange(len(rows)), kept)
+        offsets = torch.arange(int(kept.sum())) - torch.repeat_interleave(kept.cumsum(0) - kept, kept)
+        if limit is not None and bool((counts > limit).any()):
+            capped = counts[batch] > limit
+            # a random window of `limit` answers in a random rotation of the query's list: distinct by
+            # construction, every answer equally likely, and no per-answer random draws for hub lists
+            start = (torch.rand(len(rows)) * counts).long()
+            stride = _coprime_strides(counts)
+            offsets = torch.where(capped, (start[batch] + offsets * stride[batch]) % counts[batch].clamp(min=1),
+                                  offsets)
         return batch, self.answers[self.indptr[safe][batch] + offsets]
 
     def answers_of(self, entity: Tensor, relation: Tensor) -> tuple[Tensor, Tensor]:
         """``(batch position, answer entity)`` pairs of the queries ``(entity_b, relation_b)``."""
         return self.answers_of_rows(self.positions(entity, relation))
+
+
+def _coprime_strides(counts: Tensor) -> Tensor:
+    """A random stride per count that is coprime with it (1 for counts under 3): stepping by it
+    from any start visits distinct positions of a list of that length."""
+    stride = (torch.rand(len(counts)) * counts.clamp(min=1)).long().clamp(min=1)
+    for _ in range(64):  # a random number is coprime with n with probability >= 6/pi^2 ~ 0.6 per try
+        bad = torch.gcd(stride, counts.clamp(min=1)) != 1
+        if not bool(bad.any()):
+            return stride
+        stride = torch.where(bad, (torch.rand(len(counts)) * counts.clamp(min=1)).long().clamp(min=1), stride)
+    return torch.where(torch.gcd(stride, counts.clamp(min=1)) != 1, torch.ones_like(stride), stride)

@@ -267,7 +267,7 @@ class Trainer:
         config, index = self.config, self.batches.index
         keys = torch.as_tensor(index.keys[rows.numpy()])
         entity, relation = (keys // index.width).to(self.device), (keys % index.width).to(self.device)
-        batch_pos, answers = index.answers_of_rows(rows)
+        batch_pos, answers = index.answers_of_rows(rows, limit=None if self.full_batch else config.max_answers)
         batch_pos, answers = batch_pos.to(self.device), answers.to(self.device)
         if self.full_batch:
             x, local = self._encode(entity)
