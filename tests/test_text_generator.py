@@ -238,6 +238,11 @@ def test_describe_command_is_seeded(generated: dict) -> None:
     args = ("describe", key, "--model", MODEL, "--max-tokens", "8", "--temperature", "1.0", "--seed", "7")
     first, again = generated["cli"](*args), generated["cli"](*args)
     assert first.stdout.strip() and first.stdout == again.stdout
+    # Without --max-tokens it writes up to the description budget saved at training.
+    meta = json.loads((Path(generated["train"]["generator"]) / "generator.json").read_text())
+    default = generated["cli"]("describe", key, "--model", MODEL).stdout
+    assert default == generated["cli"]("describe", key, "--model", MODEL, "--max-tokens",
+                                       str(meta["config"]["max_target_tokens"])).stdout
     from click.testing import CliRunner
 
     from kgstore.cli import main
@@ -271,6 +276,8 @@ def test_kgstore_describe_in_cypher_through_the_sidecar(generated: dict, neo4j_s
             assert graph.query(query, {"key": key})[0]["text"] == first  # same seed, same text
             greedy = graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n) AS text", {"key": key})
             assert greedy[0]["text"].strip()
+            # no maxTokens: the sidecar writes up to the generator's budget, as `kgstore describe` does
+            assert greedy[0]["text"] == generated["cli"]("describe", key, "--model", MODEL).stdout.strip()
 
             # An entity the model never saw: the sidecar's 404 reaches Cypher, naming the key.
             graph.query("CREATE (:Entity {key: 'wnsub:cold', name: 'cold'})", write=True)

@@ -181,13 +181,14 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
 @click.command(context_settings=CONTEXT)
 @click.argument("key")
 @click.option("--model", default="default", show_default=True, help="The KG model whose text generator to use.")
-@click.option("--max-tokens", type=click.IntRange(1, 256), default=48, show_default=True,
-              help="Longest description, in tokens.")
+@click.option("--max-tokens", type=click.IntRange(1, 256), default=None,
+              help="Longest description, in tokens [default: the generator's description budget, chosen at "
+                   "training from its training descriptions].")
 @click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True,
               help="0: greedy (the same text every time); above 0: sampled.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed: the same seed, the same text.")
 @click.pass_context
-def describe(ctx: click.Context, key: str, model: str, max_tokens: int, temperature: float, seed: int) -> None:
+def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, temperature: float, seed: int) -> None:
     """Print a short description of entity KEY generated from its vector and its facts.
 
     The same as `RETURN kgstore.describe(n, {maxTokens, temperature, seed})` in Cypher, but

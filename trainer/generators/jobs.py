@@ -225,15 +225,20 @@ class TextGenerator:
     def unknown(self, keys: list[str]) -> list[str]:
         return [key for key in keys if key not in self.index]
 
-    def describe(self, keys: list[str], *, max_tokens: int = 48, temperature: float = 0.0,
+    def describe(self, keys: list[str], *, max_tokens: int | None = None, temperature: float = 0.0,
                  seed: int | None = 0) -> list[str]:
-        """One description per key (``KeyError`` naming the first unknown key)."""
+        """One description per key (``KeyError`` naming the first unknown key).
+
+        ``max_tokens`` defaults to the generator's description budget (chosen at training from
+        its training descriptions): a one-line label for Wikidata, a paragraph for plots.
+        """
         missing = self.unknown(keys)
         if missing:
             raise KeyError(missing[0])
         rows = [self.index[key] for key in keys]
         return generate_texts(self.decoder, [self.entities[i] for i in rows], self.vectors[rows],
-                              max_tokens=max_tokens, temperature=temperature, seed=seed)
+                              max_tokens=max_tokens or self.config.max_target_tokens, temperature=temperature,
+                              seed=seed)
 
 
 def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit: int | None = None,

@@ -124,7 +124,8 @@ MAX_TOKENS = 256  # the longest text /generate/text writes
 class TextRequest(BaseModel):
     entities: list[str] = Field(description=f"Entity keys to describe (1 to {MAX_GENERATE_BATCH}).",
                                 json_schema_extra={"minItems": 1, "maxItems": MAX_GENERATE_BATCH})
-    max_tokens: int = Field(48, description=f"Longest text in tokens, 1 to {MAX_TOKENS}.")
+    max_tokens: int | None = Field(None, description=f"Longest text in tokens, 1 to {MAX_TOKENS} (null: the "
+                                   "generator's description budget, chosen at training from its descriptions).")
     temperature: float = Field(0.0, description="0: greedy (the same text every time); above 0: sampled.")
     seed: int | None = Field(0, description="Sampling seed: the same seed gives the same text (null: unseeded).")
 
@@ -140,8 +141,8 @@ class TextRequest(BaseModel):
 
     @field_validator("max_tokens")
     @classmethod
-    def _tokens(cls, value: int) -> int:
-        if not 1 <= value <= MAX_TOKENS:
+    def _tokens(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_TOKENS:
             raise ValueError(f"max_tokens must be between 1 and the cap {MAX_TOKENS}, got {value}")
         return value
 

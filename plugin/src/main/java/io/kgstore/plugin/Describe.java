@@ -16,7 +16,6 @@ public class Describe {
 
     static final String NAME = "kgstore.describe";
     private static final Set<String> KEYS = Set.of("maxTokens", "temperature", "seed");
-    static final long DEFAULT_MAX_TOKENS = 48;
     static final double DEFAULT_TEMPERATURE = 0.0;
     static final long DEFAULT_SEED = 0;
 
@@ -29,7 +28,8 @@ public class Describe {
     @UserFunction(name = NAME)
     @Description("kgstore.describe(node, config = {}) - a short description of an entity generated from its "
             + "learned vector and its facts by the kgstore sidecar's text generator (POST /generate/text), asked "
-            + "by the node's `key` property. config: maxTokens (default 48), temperature (default 0.0: greedy), "
+            + "by the node's `key` property. config: maxTokens (default: the generator's description budget, chosen at training from its "
+            + "training descriptions), temperature (default 0.0: greedy), "
             + "seed (default 0; null: unseeded, a different text each call). A null node gives null. "
             + "One HTTP call per invocation; it waits up to kgstore.sidecar.generate_timeout_ms (default 120000).")
     public String describe(
@@ -37,7 +37,7 @@ public class Describe {
             @Name(value = "config", defaultValue = "{}") Map<String, Object> config) {
         // The config is checked even for a null node, so a mistake in it shows on the first row, not only on some.
         Options options = new Options(NAME, config, KEYS);
-        long maxTokens = options.positive("maxTokens", DEFAULT_MAX_TOKENS);
+        Long maxTokens = options.positiveOrNull("maxTokens");  // null: the sidecar uses the generator's budget
         double temperature = options.nonNegative("temperature", DEFAULT_TEMPERATURE);
         Long seed = options.integerOrNull("seed", DEFAULT_SEED);
         if (node == null) {

@@ -97,14 +97,19 @@ final class SidecarApi {
 
     /**
      * {@code POST /generate/text}: a short text for each entity key, from the model's text generator.
+     * {@code maxTokens} null leaves the length to the generator's description budget;
      * {@code seed} null asks for an unseeded (different each time) sample; temperature 0 is greedy.
      * Waits up to {@link SidecarConfig#GENERATE_TIMEOUT}, as generation can take seconds on a CPU.
      */
-    TextAnswer generateText(List<String> entities, long maxTokens, double temperature, Long seed) {
+    TextAnswer generateText(List<String> entities, Long maxTokens, double temperature, Long seed) {
         ObjectNode body = Json.object();
         ArrayNode list = body.putArray("entities");
         entities.forEach(list::add);
-        body.put("max_tokens", maxTokens);
+        if (maxTokens == null) {
+            body.putNull("max_tokens");  // the sidecar then writes up to the generator's description budget
+        } else {
+            body.put("max_tokens", maxTokens);
+        }
         body.put("temperature", temperature);
         if (seed == null) {
             body.putNull("seed");

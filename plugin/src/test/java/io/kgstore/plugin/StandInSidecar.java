@@ -259,7 +259,8 @@ final class StandInSidecar implements AutoCloseable {
             return Reply.error(503, "no text generator is trained for model '" + model
                     + "': train one with kgstore before asking for texts");
         }
-        long maxTokens = body.path("max_tokens").asLong(48);
+        JsonNode asked = body.path("max_tokens");
+        long maxTokens = asked.isNull() || asked.isMissingNode() ? 48 : asked.asLong();  // null: its own budget
         if (maxTokens < 1 || maxTokens > MAX_TOKENS) {
             return Reply.error(422, "max_tokens " + maxTokens + " is over the sidecar's cap of " + MAX_TOKENS);
         }
