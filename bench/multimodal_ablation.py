@@ -137,7 +137,8 @@ def run(snapshot, modalities, args, *, cache: Path, max_seconds: float | None):
                          loss=args.loss, epochs=args.epochs, patience=args.patience, eval_every=args.eval_every,
                          max_seconds=max_seconds, device=args.device, seed=args.seed, modalities=modalities,
                          align_weight=args.align_weight, num_threads=args.threads, optimizer=args.optimizer,
-                         regularization=args.regularization, dropout=args.dropout, modality_lr=args.modality_lr)
+                         regularization=args.regularization, dropout=args.dropout, modality_lr=args.modality_lr,
+                         fusion=args.fusion, modality_share=args.modality_share)
     snapshot.path = cache.parent  # the in-memory snapshot's features/ folder is the bench's cache
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -166,6 +167,9 @@ def main() -> None:
     parser.add_argument("--modality-lr", type=float, default=None,
                         help="step size of the fusion heads (default: --lr under adam, --lr/10 under adagrad)")
     parser.add_argument("--dropout", type=float, default=0.3, help="query dropout")
+    parser.add_argument("--fusion", default="sum", help="sum (modalities added in every position) or split (they "
+                        "own --modality-share of the positions, the structural vector the rest)")
+    parser.add_argument("--modality-share", type=float, default=0.25, help="with --fusion split")
     parser.add_argument("--json", type=Path, default=None, help="also write the table's rows here as JSON")
     parser.add_argument("--max-seconds", type=float, default=600, help="training cap per MovieLens run")
     parser.add_argument("--kg-max-seconds", type=float, default=300, help="training cap per FB15k-237/WN18RR run")

@@ -182,6 +182,39 @@ def test_fusion_handles_missing_modalities_and_entities_without_edges() -> None:
         features.set_features("text", torch.randn(4, 6), torch.ones(4, dtype=torch.bool))
 
 
+def test_split_fusion_keeps_structure_and_text_in_their_own_whole_complex_coordinates() -> None:
+    from trainer.config import TrainConfig
+    from trainer.decoders.complex import ComplEx
+    from trainer.encoders.multimodal import MultimodalFeatures
+    from trainer.model import KGModel
+
+    features = MultimodalFeatures(num_entities=4, dim=16, modality_dims={"text": 6}, fusion="split",
+                                  modality_share=0.25)
+    features.set_features("text", torch.randn(4, 6), torch.tensor([True, True, False, True]))
+    features.set_degrees(torch.tensor([True, True, True, False]))
+    owned = features.modality_positions
+    re, im = ComplEx.split(owned)
+    assert int(owned.sum()) == 4 and torch.equal(re, im)  # a quarter of the width, real and imaginary together
+    with torch.no_grad():
+        features.placeholder["text"].normal_()
+        x = features(torch.arange(4))
+        features.structure.weight += 100.0  # the structural vectors move...
+        moved = features(torch.arange(4))
+    torch.testing.assert_close(moved[:, owned], x[:, owned])  # ...and the text's positions do not
+    assert not torch.allclose(moved[:3, ~owned], x[:3, ~owned])
+    assert not x[3, ~owned].any()  # entity 3 has no edges: only its text's positions are set
+    assert x[:, owned].abs().sum(1).gt(0).all()  # and every entity has text (or the placeholder) there
+    # from a config, and the sum fusion as before
+    model = KGModel.from_config(TrainConfig(dim=16, decoder="complex", modalities=["text"], fusion="split"),
+                                num_entities=4, num_relations=2, modality_dims={"text": 6})
+    assert torch.equal(model.encoder.features.modality_positions, owned)
+    assert MultimodalFeatures(num_entities=4, dim=16, modality_dims={"text": 6}).fusion == "sum"
+    with pytest.raises(ValueError, match="fusion"):
+        TrainConfig(fusion="concat")
+    with pytest.raises(ValueError, match="modality_share"):
+        TrainConfig(modality_share=0.0)
+
+
 # -- alignment ---------------------------------------------------------------------------------------------
 def test_alignment_loss_falls_on_real_posters_and_overviews(data_dir: Path, feature_cache: Path,
                                                             tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ TOML_WRITER_HINT = "pip install tomli-w"
 
 # configuration fields that change the model's shape: a resumed or warm-started run must keep them
 STRUCTURAL = ("decoder", "decoder_kwargs", "dim", "num_layers", "num_bases", "num_blocks", "encoder_kwargs",
-              "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint")
+              "reciprocal", "modalities", "text_encoder", "text_checkpoint", "image_encoder", "image_checkpoint",
+              "fusion", "modality_share")
 
 
 @dataclass
@@ -66,6 +67,9 @@ class TrainConfig:
         align_batch_size: entities per modality in one InfoNCE batch.
         modality_lr: step size of the fusion's shared heads (projections, gates, placeholders);
             None = ``lr`` under Adam, ``lr / 10`` under Adagrad (see ``KGModel.parameter_groups``).
+        fusion: ``"sum"`` (modalities added onto the structural vector in every position) or
+            ``"split"`` (they own ``modality_share`` of the positions, the structural vector the
+            rest: see :mod:`trainer.encoders.multimodal`).
 
     Optimisation:
         lr, epochs, batch_size: Adam step size, epoch cap, rows per step.
@@ -129,6 +133,8 @@ class TrainConfig:
     align_weight: float = 0.5
     align_batch_size: int = 256
     modality_lr: float | None = None
+    fusion: str = "sum"
+    modality_share: float = 0.25
 
     lr: float = 3e-3
     optimizer: str = "adam"
@@ -195,6 +201,10 @@ class TrainConfig:
         if not (isinstance(self.fanout, list) and self.fanout
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.fanout)):
             problems.append(f"fanout {self.fanout!r} (a list of neighbours per layer, each >= 1, e.g. [10, 5])")
+        if self.fusion not in ("sum", "split"):
+            problems.append(f"fusion {self.fusion!r} (use sum or split)")
+        if not 0.0 < self.modality_share <= 1.0:
+            problems.append(f"modality_share {self.modality_share} (must be in (0, 1])")
         if self.max_answers is not None and self.max_answers < 1:
             problems.append(f"max_answers {self.max_answers} (must be >= 1, or None for all)")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -67,7 +67,8 @@ class KGModel(nn.Module):
             if missing:
                 raise ValueError(f"the config has modalities {config.modalities} but no feature width for {missing}")
             features = MultimodalFeatures(num_entities=num_entities, dim=config.dim,
-                                          modality_dims={m: modality_dims[m] for m in config.modalities})
+                                          modality_dims={m: modality_dims[m] for m in config.modalities},
+                                          fusion=config.fusion, modality_share=config.modality_share)
         encoder = RGCNEncoder(num_entities=num_entities, num_relations=2 * num_relations, dim=config.dim,
                               num_layers=config.num_layers, num_bases=config.num_bases,
                               num_blocks=config.num_blocks, dropout=config.dropout, features=features,

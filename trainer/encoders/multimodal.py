@@ -41,6 +41,10 @@ from torch import Tensor, nn
 from trainer.encoders.features import EntityFeatures
 
 MODALITIES = ("text", "image")
+FUSIONS = ("sum", "split")
+"""``sum``: the modalities are added onto the structural vector in every position; ``split``:
+they own a share of the positions and the structural vector the rest, so each relation's own
+weights decide how much text counts for it (see the module docstring)."""
 
 
 class MultimodalFeatures(EntityFeatures):
@@ -57,8 +61,11 @@ class MultimodalFeatures(EntityFeatures):
     checkpoint reproduces its entity vectors without the encoders.
     """
 
-    def __init__(self, *, num_entities: int, dim: int, modality_dims: dict[str, int], structural: bool = True) -> None:
+    def __init__(self, *, num_entities: int, dim: int, modality_dims: dict[str, int], structural: bool = True,
+                 fusion: str = "sum", modality_share: float = 0.25) -> None:
         super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
         unknown = sorted(set(modality_dims) - set(MODALITIES))
         if unknown or not modality_dims:
             raise ValueError(f"modalities {unknown or '(none)'}: use one or more of {', '.join(MODALITIES)}")
@@ -77,6 +84,11 @@ class MultimodalFeatures(EntityFeatures):
             self.register_buffer(f"mean_{m}", torch.zeros(modality_dims[m]))
             self.register_buffer(f"std_{m}", torch.ones(modality_dims[m]))
         self.register_buffer("has_edges", torch.ones(num_entities, dtype=torch.bool))
+        self.fusion = fusion
+        # "split": which of the dim positions the modalities own (the structural vector owns the rest);
+        # rebuilt from the config on load, so not saved
+        self.register_buffer("modality_positions", modality_positions(dim, modality_share if fusion == "split"
+                                                                       else 1.0), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -120,13 +132,16 @@ class MultimodalFeatures(EntityFeatures):
     # -- forward ---------------------------------------------------------------------------
     def forward(self, entity_ids: Tensor) -> Tensor:
         x = torch.zeros(entity_ids.numel(), self.dim, device=entity_ids.device)
+        split = self.fusion == "split"
         if self.structure is not None:
             x = self.structure(entity_ids) * self.has_edges[entity_ids, None]
+            if split:
+                x = x * ~self.modality_positions
         for m in self.modalities:
             raw = getattr(self, f"raw_{m}")[entity_ids]
             projected = self.project[m](self._standardise(m, raw))
             projected = torch.where(self.present(m)[entity_ids, None], projected, self.placeholder[m])
-            x = x + torch.sigmoid(self.gate[m]) * projected
+            x = x + torch.sigmoid(self.gate[m]) * (projected * self.modality_positions if split else projected)
         return x
 
     def aligned(self, modality: str, entity_ids: Tensor) -> Tensor:
@@ -142,4 +157,22 @@ class MultimodalFeatures(EntityFeatures):
         return self.align[modality](self._standardise(modality, raw))
 
     def extra_repr(self) -> str:
-        return f"modalities={self.modality_dims}, structural={self.structure is not None}, fusion='gated sum'"
+        share = f", modality positions {int(self.modality_positions.sum())}/{self.dim}" if self.fusion == "split" else ""
+        return f"modalities={self.modality_dims}, structural={self.structure is not None}, fusion={self.fusion!r}{share}"
+
+
+def modality_positions(dim: int, share: float) -> Tensor:
+    """``[dim]`` mask of the positions a ``"split"`` fusion gives the modalities: ``share`` of the
+    width, taken as the last positions of each half, so that a complex decoder (real parts in the
+    first half, imaginary parts in the second) gets whole complex coordinates on either side."""
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"modality_share must be in (0, 1], got {share}")
+    half = dim // 2
+    width = min(half, max(1, round(share * half))) if half else 0
+    mask = torch.zeros(dim, dtype=torch.bool)
+    if share >= 1.0 or not half:
+        mask[:] = True
+        return mask
+    mask[half - width:half] = True
+    mask[dim - width:] = True
+    return mask
