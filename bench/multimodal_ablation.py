@@ -165,7 +165,7 @@ def main() -> None:
                         "the large-graph recipe of lp_bench.py)")
     parser.add_argument("--regularization", type=float, default=0.0, help="N3 weight")
     parser.add_argument("--modality-lr", type=float, default=None,
-                        help="step size of the fusion heads (default: --lr under adam, --lr/10 under adagrad)")
+                        help="step size of the fusion heads (default: --lr under adam, --lr/100 under adagrad)")
     parser.add_argument("--dropout", type=float, default=0.3, help="query dropout")
     parser.add_argument("--fusion", default="sum", help="sum (modalities added in every position) or split (they "
                         "own --modality-share of the positions, the structural vector the rest)")

@@ -66,7 +66,7 @@ class TrainConfig:
         align_weight: weight of the InfoNCE alignment loss (0 = fusion only, no shared space).
         align_batch_size: entities per modality in one InfoNCE batch.
         modality_lr: step size of the fusion's shared heads (projections, gates, placeholders);
-            None = ``lr`` under Adam, ``lr / 10`` under Adagrad (see ``KGModel.parameter_groups``).
+            None = ``lr`` under Adam, ``lr / 100`` under Adagrad (see ``trainer.optimizers``).
         fusion: ``"sum"`` (modalities added onto the structural vector in every position) or
             ``"split"`` (they own ``modality_share`` of the positions, the structural vector the
             rest: see :mod:`trainer.encoders.multimodal`).

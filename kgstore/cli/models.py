@@ -184,6 +184,9 @@ def _training_config(ctx: click.Context, config_file: Path | None, residual: boo
                help="Weights file for an open_clip image encoder (no model hub is contacted).")
 @config_option("--align-weight", field="align_weight", type=click.FloatRange(0),
                help="Weight of the InfoNCE loss aligning entity vectors with their text/images.")
+@config_option("--fusion", field="fusion", type=click.Choice(["sum", "split"]),
+               help="How text/images join the structural vector: sum (added in every position) or split (they "
+                    "own a quarter of the positions, the structure the rest; the large recipe's choice).")
 @json_option
 @connection_options
 @click.pass_context
