@@ -26,6 +26,11 @@ Example::
 
     python bench/multimodal_ablation.py                                   # MovieLens, 4 variants
     python bench/multimodal_ablation.py --datasets fb15k-237,wn18rr --kg-max-seconds 300
+    # WN18RR to a plateau with the large recipe (one variant per process, 1 thread each, ~80 min):
+    python bench/multimodal_ablation.py --datasets wn18rr --variants structure --decoder complex --dim 200 \
+        --lr 0.1 --optimizer adagrad --regularization 0.05 --loss 1-n-ce --batch-size 1000 --dropout 0 \
+        --align-weight 0 --epochs 60 --eval-every 2 --patience 4 --kg-max-seconds 4800 --threads 1
+    # the same with --variants +text, and with --variants +text --fusion split
 """
 
 from __future__ import annotations
