@@ -44,7 +44,8 @@ def build_optimizer(model: KGModel, config: TrainConfig, *, sparse: bool = False
     :class:`SparseAndDense`: the entity tables under a :class:`RowOptimizer` of the same
     kind and learning rate, the rest under the dense optimiser.
     """
-    modality_lr = config.modality_lr or (config.lr * ADAGRAD_MODALITY_LR if config.optimizer == "adagrad" else config.lr)
+    adagrad = config.optimizer == "adagrad"
+    modality_lr = config.modality_lr or (config.lr * ADAGRAD_MODALITY_LR if adagrad else config.lr)
     dense_cls = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
     groups = model.parameter_groups(lr=config.lr, modality_lr=modality_lr)
     if not sparse:

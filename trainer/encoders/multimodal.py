@@ -165,8 +165,10 @@ class MultimodalFeatures(EntityFeatures):
         return self.align[modality](self._standardise(modality, raw))
 
     def extra_repr(self) -> str:
-        share = f", modality positions {int(self.modality_positions.sum())}/{self.dim}" if self.fusion == "split" else ""
-        return f"modalities={self.modality_dims}, structural={self.structure is not None}, fusion={self.fusion!r}{share}"
+        split = self.fusion == "split"
+        share = f", modality positions {int(self.modality_positions.sum())}/{self.dim}" if split else ""
+        return (f"modalities={self.modality_dims}, structural={self.structure is not None}, "
+                f"fusion={self.fusion!r}{share}")
 
 
 def modality_positions(dim: int, share: float) -> Tensor:
