@@ -29,7 +29,10 @@ bilinear decoder's score is then a structure part plus a text part, each with th
 weights, so every relation decides how much text counts for it. Why: with the plain sum on
 WN18RR, a shared projection of near-identical definitions (the senses of one word) lands in every
 position of the vector, and the ranking cannot tell those entities apart: test Hits@1 fell from
-0.36 to 0.05 after two epochs (measured; KG-BERT's text-only WN18RR Hits@1 is 0.04).
+0.36 to 0.05 after two epochs (measured; KG-BERT's text-only WN18RR Hits@1 is 0.04). That
+collapse came from the heads' step size more than from the shared positions: with the heads at a
+hundredth of Adagrad's rate the sum reached test MRR 0.456 on WN18RR, the split fusion (heads at a
+tenth) 0.443, structure alone 0.464; so ``sum`` stays the default.
 
 The module also holds the *alignment heads* :math:`h_m(\\mathbf{f}) = \\mathbf{A}_m
 \\hat{\\mathbf{f}} + \\mathbf{c}_m` and the temperature of the InfoNCE loss
