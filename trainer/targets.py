@@ -70,8 +70,8 @@ class QueryIndex:
         offsets = torch.arange(int(kept.sum())) - torch.repeat_interleave(kept.cumsum(0) - kept, kept)
         if limit is not None and bool((counts > limit).any()):
             capped = counts[batch] > limit
-            # a random window of `limit` answers in a random rotation of the query's list: distinct by
-            # construction, every answer equally likely, and no per-answer random draws for hub lists
+            # `limit` answers a random stride apart from a random start, around the query's list: distinct
+            # (the stride is coprime with the length), every answer equally likely, no draw per answer
             start = (torch.rand(len(rows)) * counts).long()
             stride = _coprime_strides(counts)
             offsets = torch.where(capped, (start[batch] + offsets * stride[batch]) % counts[batch].clamp(min=1),
@@ -87,7 +87,7 @@ def _coprime_strides(counts: Tensor) -> Tensor:
     """A random stride per count that is coprime with it (1 for counts under 3): stepping by it
     from any start visits distinct positions of a list of that length."""
     stride = (torch.rand(len(counts)) * counts.clamp(min=1)).long().clamp(min=1)
-    for _ in range(64):  # a random number is coprime with n with probability >= 6/pi^2 ~ 0.6 per try
+    for _ in range(64):  # phi(n)/n of the numbers below n are coprime with n: a few tries suffice
         bad = torch.gcd(stride, counts.clamp(min=1)) != 1
         if not bool(bad.any()):
             return stride
