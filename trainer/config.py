@@ -26,6 +26,10 @@ ONE_TO_N_LOSSES = ("1-n", "1-n-ce")
 LOSSES = (*ONE_TO_N_LOSSES, "nssa")
 OPTIMIZERS = ("adam", "adagrad")
 MODALITIES = ("text", "image")
+FUSIONS = ("sum", "split")
+"""How modality features join the structural vector (:mod:`trainer.encoders.multimodal`): ``sum``
+adds them in every position; ``split`` gives them a share of the positions and the structure the
+rest, so each relation's own weights decide how much text counts for it."""
 DEVICES = ("cpu", "cuda")
 SAMPLERS = ("auto", "full", "neighbor")
 """R-GCN message passing per step: chosen by graph size, whole graph, or sampled subgraphs."""
@@ -201,8 +205,8 @@ class TrainConfig:
         if not (isinstance(self.fanout, list) and self.fanout
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.fanout)):
             problems.append(f"fanout {self.fanout!r} (a list of neighbours per layer, each >= 1, e.g. [10, 5])")
-        if self.fusion not in ("sum", "split"):
-            problems.append(f"fusion {self.fusion!r} (use sum or split)")
+        if self.fusion not in FUSIONS:
+            problems.append(f"fusion {self.fusion!r} (use one of {', '.join(FUSIONS)})")
         if not 0.0 < self.modality_share <= 1.0:
             problems.append(f"modality_share {self.modality_share} (must be in (0, 1])")
         if self.max_answers is not None and self.max_answers < 1:

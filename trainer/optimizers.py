@@ -47,7 +47,7 @@ def build_optimizer(model: KGModel, config: TrainConfig, *, sparse: bool = False
     """
     adagrad = config.optimizer == "adagrad"
     modality_lr = config.modality_lr or (config.lr * ADAGRAD_MODALITY_LR if adagrad else config.lr)
-    dense_cls = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
+    dense_cls = torch.optim.Adagrad if adagrad else torch.optim.Adam
     groups = model.parameter_groups(lr=config.lr, modality_lr=modality_lr)
     if not sparse:
         model.use_sparse_entity_gradients(False)

@@ -49,13 +49,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from trainer.config import FUSIONS, MODALITIES
 from trainer.encoders.features import EntityFeatures
-
-MODALITIES = ("text", "image")
-FUSIONS = ("sum", "split")
-"""``sum``: the modalities are added onto the structural vector in every position; ``split``:
-they own a share of the positions and the structural vector the rest, so each relation's own
-weights decide how much text counts for it (see the module docstring)."""
 
 
 class MultimodalFeatures(EntityFeatures):

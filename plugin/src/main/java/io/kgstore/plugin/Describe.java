@@ -28,8 +28,8 @@ public class Describe {
     @UserFunction(name = NAME)
     @Description("kgstore.describe(node, config = {}) - a short description of an entity generated from its "
             + "learned vector and its facts by the kgstore sidecar's text generator (POST /generate/text), asked "
-            + "by the node's `key` property. config: maxTokens (default: the generator's description budget, chosen at training from its "
-            + "training descriptions), temperature (default 0.0: greedy), "
+            + "by the node's `key` property. config: maxTokens (default: the generator's description budget, "
+            + "chosen at training from its training descriptions), temperature (default 0.0: greedy), "
             + "seed (default 0; null: unseeded, a different text each call). A null node gives null. "
             + "One HTTP call per invocation; it waits up to kgstore.sidecar.generate_timeout_ms (default 120000).")
     public String describe(

@@ -67,15 +67,15 @@ final class Options {
         return number;
     }
 
-    /**
-     * An integer; absent gives {@code fallback}, while an explicit null is kept as null (for settings where
-     * null has a meaning of its own, e.g. "no seed").
-     */
     /** {@link #positive} with no fallback: null when the key is absent or null, so the callee chooses. */
     Long positiveOrNull(String key) {
         return config.get(key) == null ? null : positive(key, 1);
     }
 
+    /**
+     * An integer; absent gives {@code fallback}, while an explicit null is kept as null (for settings where
+     * null has a meaning of its own, e.g. "no seed").
+     */
     Long integerOrNull(String key, Long fallback) {
         if (!config.containsKey(key)) {
             return fallback;
