@@ -89,7 +89,8 @@ def run(name: str, args: argparse.Namespace, work: Path) -> dict:
                                  heldout=args.heldout, device=args.device, seed=args.seed,
                                  exemplars=args.exemplars)
     checkpoint, log = train_text_generator(None, home, model="bench", config=config, snapshot=snapshot_dir)
-    result = evaluate_text_generator(home, model="bench", limit=args.limit, max_tokens=args.max_tokens)
+    result = evaluate_text_generator(home, model="bench", limit=args.limit, max_tokens=args.max_tokens,
+                                     beams=args.beams)
     return {"dataset": name, "entities": snapshot.num_entities, "described": described, "kg_test_mrr": kg_mrr,
             "generator_steps": len(log.steps), "generator_examples": log.examples,
             "generator_seconds": log.seconds, "last_loss": log.losses[-1] if log.losses else None,
@@ -202,6 +203,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="held-out entities evaluated")
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="longest generated text (default: the generator's description budget)")
+    parser.add_argument("--beams", type=int, default=1, help="beam search width at evaluation (1: greedy)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the snapshots, KG model and generators here (default: a temporary folder), "
+                             "e.g. to evaluate again with `KGSTORE_HOME=WORK/fb15k-237/home kgstore generators "
+                             "eval text --model bench`")
     parser.add_argument("--exemplars", type=int, default=TextGeneratorConfig.exemplars,
                         help="nearest training entities' descriptions in the decoder's prompt (0: one hint)")
     parser.add_argument("--device", default="cpu")
@@ -233,15 +239,16 @@ def main() -> None:
           f"device {args.device}, threads {torch.get_num_threads()}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.image:
-        with tempfile.TemporaryDirectory(prefix="kgstore-imagegen-") as work:
-            result = run_image(args, Path(work))
+        with tempfile.TemporaryDirectory(prefix="kgstore-imagegen-") as temporary:
+            result = run_image(args, args.work or Path(temporary))
         (args.out / "image_results.json").write_text(json.dumps(result, indent=2, default=str))
         print_image_table(result)
         print(f"\nsaved {args.out / 'image_results.json'}, {args.out / 'image_grid.png'} (real vs generated) and "
               f"{args.out / 'image_generated.png'}")
         return
     results = []
-    with tempfile.TemporaryDirectory(prefix="kgstore-generation-") as work:
+    with tempfile.TemporaryDirectory(prefix="kgstore-generation-") as temporary:
+        work = args.work or temporary
         for name in args.datasets.split(","):
             results.append(run(name.strip(), args, Path(work)))
             (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))

@@ -30,7 +30,7 @@ from tests.sidecars import start_sidecar  # noqa: E402
 from tests.tiny_lm import build_tiny_lm  # noqa: E402
 from trainer.generators.context import FactIndex, relation_phrase  # noqa: E402
 from trainer.generators.jobs import add_neighbour_hints, heldout_keys  # noqa: E402
-from trainer.generators.text import EntityText, TextGeneratorConfig, compact_prompt  # noqa: E402
+from trainer.generators.text import FINAL_LR, EntityText, TextGeneratorConfig, compact_prompt, lr_factor  # noqa: E402
 
 MODEL = "wngen"
 THREADS = {"KGSTORE_NUM_THREADS": "2", "COLUMNS": "200"}
@@ -147,6 +147,17 @@ def test_generators_saved_before_exemplars_keep_their_prompt() -> None:
 
 
 # -- end to end through Neo4j, the CLI, the sidecar and the plugin ----------------------------------------
+def test_the_step_size_warms_up_then_decays_to_a_tenth_by_steps_or_by_time() -> None:
+    factors = [lr_factor(step, 100) for step in range(100)]
+    assert factors[0] < factors[5] < factors[9]  # warm-up
+    assert max(factors) == pytest.approx(1.0, abs=0.01)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:], strict=False))  # then only down
+    assert lr_factor(100, 100) == pytest.approx(FINAL_LR)
+    # A run its time cap ends: halfway through the time, halfway down, whatever the step count says.
+    assert lr_factor(20, 10_000, time_fraction=0.5) == pytest.approx((1 + FINAL_LR) / 2)
+    assert lr_factor(20, 10_000, time_fraction=1.5) == pytest.approx(FINAL_LR)
+
+
 def _wordnet_subset(data_dir: Path, folder: Path, num_triples: int = 400) -> None:
     """A WN18RR subset as a folder dataset: the first train triples, with their entities' texts."""
     dataset = open_dataset("wn18rr", source=data_dir)
@@ -231,6 +242,11 @@ def test_eval_reports_the_decoder_and_both_baselines(generated: dict) -> None:
     assert all(example["reference"] for example in report["examples"])
     table = generated["cli"]("generators", "eval", "text", "--model", MODEL, "--limit", "6", "--max-tokens", "8")
     assert "nearest_neighbour" in table.stdout and "context_only" in table.stdout
+    beam = json.loads(generated["cli"]("generators", "eval", "text", "--model", MODEL, "--limit", "6",
+                                       "--max-tokens", "8", "--beams", "3", "--json").stdout)
+    assert beam["beams"] == 3 and report["beams"] == 1
+    assert [row["n"] for row in beam["rows"]] == [6] * 4
+    assert all(example["decoder"] for example in beam["examples"])
 
 
 def test_describe_command_is_seeded(generated: dict) -> None:

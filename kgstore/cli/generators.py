@@ -147,10 +147,12 @@ def generators_eval() -> None:
                    "training from its descriptions' lengths]")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True,
               help="How many held-out entities to show with their reference and generated texts.")
+@click.option("--beams", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Beam search width for every language-model row (1: greedy).")
 @json_option
 @click.pass_context
 def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int | None, examples: int,
-              as_json: bool) -> None:
+              beams: int, as_json: bool) -> None:
     """Corpus BLEU and chrF (sacrebleu, 0-1) on the held-out entities: the decoder vs the baselines.
 
     nearest_neighbour: the description of the training entity with the closest vector;
@@ -162,7 +164,8 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
     from trainer.generators.jobs import evaluate_text_generator
 
     try:
-        result = evaluate_text_generator(home_of(ctx), model=model, limit=limit, max_tokens=max_tokens)
+        result = evaluate_text_generator(home_of(ctx), model=model, limit=limit, max_tokens=max_tokens,
+                                         beams=beams)
     except (FileNotFoundError, ValueError) as exc:  # a moved language model or KG checkpoint, a damaged file
         raise KgstoreError(f"cannot load the text generator of model {model!r}: {exc}", hint=GENERATE_HINT) from exc
     if as_json:

@@ -243,7 +243,7 @@ class TextGenerator:
 
 def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit: int | None = None,
                             generator: TextGenerator | None = None, max_tokens: int | None = None,
-                            progress: bool = True) -> dict[str, Any]:
+                            beams: int = 1, progress: bool = True) -> dict[str, Any]:
     """Corpus BLEU and chrF (sacrebleu, both 0-1) on the held-out entities for three methods,
     four when the generator retrieves exemplars.
 
@@ -251,8 +251,9 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     entity whose vector is closest (cosine); ``context_only``: the same LM, without the
     adapters, the soft prompt and the exemplars (or neighbour hint), prompted in its chat format
     with the verbalised facts; ``exemplars_context``: the same, with the decoder's exemplars
-    added to the prompt (what retrieval alone gives an untrained LM). Returns
-    ``{"rows": [...], "examples": [...], "model", "generator", "kg_version"}``.
+    added to the prompt (what retrieval alone gives an untrained LM). Every LM row decodes the
+    same way: greedy, or beam search with ``beams`` > 1. Returns
+    ``{"rows": [...], "examples": [...], "model", "generator", "kg_version", "beams"}``.
     """
     import sacrebleu
 
@@ -272,7 +273,7 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
 
     started = time.monotonic()
     decoded = generate_texts(generator.decoder, heldout, generator.vectors[rows_of], max_tokens=max_tokens,
-                             progress=progress)
+                             progress=progress, beams=beams)
     rows = [score("decoder", decoded, time.monotonic() - started)]
 
     started = time.monotonic()
@@ -285,7 +286,7 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
     facts_only = [dataclasses.replace(e, neighbour="", exemplars=[]) for e in heldout]  # those come from the vector
     with context_only(generator.decoder):
         prompted = generate_texts(generator.decoder, facts_only, None, max_tokens=max_tokens, progress=progress,
-                                  prompt="chat")
+                                  prompt="chat", beams=beams)
     rows.append(score("context_only", prompted, time.monotonic() - started))
     examples = [{"key": e.key, "name": e.name, "reference": ref, "decoder": d, "nearest_neighbour": n,
                  "context_only": c}
@@ -294,9 +295,9 @@ def evaluate_text_generator(home: KgstoreHome, *, model: str = "default", limit:
         started = time.monotonic()
         with context_only(generator.decoder):
             retrieved = generate_texts(generator.decoder, heldout, None, max_tokens=max_tokens, progress=progress,
-                                       prompt="chat")
+                                       prompt="chat", beams=beams)
         rows.append(score("exemplars_context", retrieved, time.monotonic() - started))
         for example, text, entity in zip(examples, retrieved, heldout, strict=True):
             example.update(exemplars_context=text, exemplars=entity.exemplars)
     return {"model": model, "generator": generator.checkpoint.name, "kg_version": generator.kg_version, "rows": rows,
-            "examples": examples}
+            "examples": examples, "beams": beams}

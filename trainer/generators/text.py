@@ -53,6 +53,9 @@ class TextGeneratorConfig:
     lora_rank: rank of LoRA adapters on the attention's q/v projections (0 = none: only the
         projection learns).
     lr, batch_size, epochs, max_seconds: optimisation (AdamW); the first cap reached stops it.
+        The step size warms up over 10 steps, then decays (cosine) to a tenth of ``lr`` at
+        the end of the run: of the epochs, or of ``max_seconds`` when that ends it first
+        (:func:`lr_factor`).
     max_target_tokens: description tokens trained on (longer ones are cut), and the longest
         text ``generators eval`` asks for. None: chosen from the training descriptions
         (:func:`description_budget`), so a generator of two-word Wikidata descriptions and
@@ -304,8 +307,8 @@ def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is 
 
         @torch.no_grad()
         def generate(self, vectors: torch.Tensor | None, prompts: list[list[int]], *, max_tokens: int,
-                     temperature: float, seed: int | None) -> list[str]:
-            """Left-padded batch generation; greedy when ``temperature`` is 0."""
+                     temperature: float, seed: int | None, beams: int = 1) -> list[str]:
+            """Left-padded batch generation; greedy when ``temperature`` is 0, beam search with ``beams`` > 1."""
             with self._autocast():
                 rows = self._rows(vectors, prompts)
             width = max(len(row) for row in rows)
@@ -321,10 +324,13 @@ def _decoder_class():  # noqa: ANN202 - torch is imported late, so the class is 
             with self._autocast(), warnings.catch_warnings():
                 # transformers warns that the n-gram rule skips the prompt: skipping it is the point.
                 warnings.filterwarnings("ignore", message=".*no_repeat_ngram_size.*")
+                # min_new_tokens: a description is never empty, even from a generator whose
+                # likeliest first token is the end.
                 out = self.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_tokens,
+                                       min_new_tokens=1,
                                        do_sample=sampling, temperature=temperature if sampling else None,
                                        top_p=0.95 if sampling else None, top_k=None,
-                                       no_repeat_ngram_size=NO_REPEAT_NGRAM,
+                                       no_repeat_ngram_size=NO_REPEAT_NGRAM, num_beams=beams,
                                        eos_token_id=[self.end_token, self.tokenizer.eos_token_id],
                                        pad_token_id=self.tokenizer.pad_token_id)
             return [clean(self.tokenizer.decode(row, skip_special_tokens=True)) for row in out]
@@ -367,10 +373,14 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(entities) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 10))
+    log, started = TrainLog(), time.monotonic()
+
+    def elapsed() -> float:
+        return (time.monotonic() - started) / config.max_seconds if config.max_seconds else 0.0
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, elapsed()))
     rng = np.random.default_rng(config.seed)
     all_vectors = torch.as_tensor(vectors, dtype=torch.float32, device=config.device)
-    log, started = TrainLog(), time.monotonic()
     decoder.train()
     bar = tqdm(total=total, desc="text generator", unit="step", disable=not progress)
     step, smoothed = 0, None
@@ -402,6 +412,21 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     return log
 
 
+WARMUP_STEPS = 10
+FINAL_LR = 0.1  # the step size at the end of a run, as a fraction of ``lr``
+
+
+def lr_factor(step: int, total_steps: int, time_fraction: float = 0.0) -> float:
+    """The step size of step ``step`` as a fraction of ``lr``: a linear warm-up, then a cosine
+    decay to :data:`FINAL_LR`. The run's progress is the further along of its steps and its
+    time budget (``time_fraction``: elapsed / max_seconds), so a run cut by its time cap still
+    ends on small steps instead of stopping mid-stride."""
+    warm = min(1.0, (step + 1) / WARMUP_STEPS)
+    steps_done = (step + 1 - WARMUP_STEPS) / max(total_steps - WARMUP_STEPS, 1)
+    progress = min(1.0, max(steps_done, time_fraction, 0.0))
+    return warm * (FINAL_LR + (1 - FINAL_LR) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 def _length_bucketed(rng: np.random.Generator, lengths: np.ndarray, num_batches: int) -> list[np.ndarray]:
     """One epoch's batches: shuffled, then sorted by length within windows of 8 batches (less
     padding, so more examples per second), in shuffled order."""
@@ -415,9 +440,13 @@ def _length_bucketed(rng: np.random.Generator, lengths: np.ndarray, num_batches:
 
 def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.ndarray | None, *, max_tokens: int = 48,
                    temperature: float = 0.0, seed: int | None = 0, batch_size: int = 16,
-                   progress: bool = False, prompt: str | None = None) -> list[str]:
+                   progress: bool = False, prompt: str | None = None, beams: int = 1) -> list[str]:
     """One text per entity; ``vectors=None`` prompts the LM with the context alone (no soft prompt).
-    ``prompt`` is the prompt style (default: the decoder's; the untrained baselines use ``chat``)."""
+    ``prompt`` is the prompt style (default: the decoder's; the untrained baselines use ``chat``).
+    ``beams`` > 1: beam search, which keeps the likeliest whole text rather than the likeliest
+    next token; short templated descriptions ("1999 film directed by ...") gain from it."""
+    if beams < 1:
+        raise ValueError(f"beams must be 1 or more, not {beams}")
     import torch
     from tqdm.auto import tqdm
 
@@ -434,7 +463,7 @@ def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.nda
         # One seed per batch start, so a text depends on its seed and batch, not on earlier batches.
         batch_seed = None if seed is None else seed + start
         texts += decoder.generate(batch_vectors, prompts, max_tokens=max_tokens, temperature=temperature,
-                                  seed=batch_seed)
+                                  seed=batch_seed, beams=beams)
     return texts
 
 
