@@ -12,6 +12,11 @@ Splits: Nations, UMLS, Kinships from PyKEEN's wheel and CoDEx-S, WN18RR, FB15k-2
 ``$KGSTORE_DATA`` (default ``../shared/data``), all read through kgstore's importers, so
 both systems train on exactly the same integer triples.
 
+System ``kgstore+text``: kgstore's trainer on the same splits with ``modalities=["text"]``:
+each entity's name and description (WN18RR definitions, FB15k-237 Wikidata descriptions),
+frozen MiniLM features (cached in ``--cache``, shared with ``multimodal_ablation.py``) fused
+into the entity vectors. PyKEEN has no text path, so it has no such row.
+
 Columns: MRR, Hits@k (test, filtered, realistic), train s (optimisation only, no
 evaluation), triples/s = training triples x epochs run / train s.
 
@@ -19,6 +24,8 @@ Example::
 
     python bench/lp_bench.py --datasets nations,umls,kinships --models distmult,complex --epochs 100
     python bench/lp_bench.py --datasets fb15k-237 --device cuda --max-seconds 120
+    python bench/lp_bench.py --datasets wn18rr --models complex --systems kgstore,kgstore+text,pykeen \
+        --optimizer adagrad --lr 0.1 --regularization 0.05 --batch-size 1000 --dropout 0 --eval-every 2 --patience 4
 
 The figure (MRR by dataset, one bar per system and model) is saved as ``--plot``
 (``bench/out/lp_bench.png``), its rows as ``lp_bench.json`` beside it.
@@ -41,6 +48,7 @@ PYKEEN_MODELS = {"distmult": "DistMult", "complex": "ComplEx", "rotate": "RotatE
 COMPLEX_DIM = {"complex", "rotate"}  # PyKEEN counts complex numbers
 # kgstore-only rows: R-GCN (--rgcn-layers, default 1; 4 bases; --residual) under a decoder
 RGCN_MODELS = {"rgcn-distmult": "distmult", "rgcn-complex": "complex"}
+SYSTEMS = ("kgstore", "kgstore+text", "pykeen")
 DEFAULTS = {"dim": 200, "lr": 3e-3, "batch_size": 256, "epochs": 100}
 
 
@@ -56,7 +64,15 @@ def load_snapshot(name: str):
     return Snapshot.from_labeled(splits, meta={"dataset": name})
 
 
-def run_kgstore(snapshot, model: str, args) -> dict:
+def text_snapshot(name: str):
+    """The dataset with its entities' names and descriptions, for ``kgstore+text`` (one place:
+    the ablation's loader); its ``features/`` folder is ``--cache``."""
+    from multimodal_ablation import text_kg
+
+    return text_kg(name)
+
+
+def run_kgstore(snapshot, model: str, args, *, modalities: tuple[str, ...] = ()) -> dict:
     from trainer.config import TrainConfig
     from trainer.train import train
 
@@ -67,7 +83,9 @@ def run_kgstore(snapshot, model: str, args) -> dict:
                          loss=args.loss, optimizer=args.optimizer, regularization=args.regularization,
                          dropout=args.dropout, eval_every=args.eval_every, patience=args.patience,
                          max_seconds=args.max_seconds, device=args.device, num_threads=args.threads,
-                         seed=args.seed, **extra)
+                         seed=args.seed, modalities=list(modalities), align_weight=args.align_weight, **extra)
+    if modalities:
+        snapshot.path = args.cache.parent  # the in-memory snapshot's features/ folder is the cache
     with tempfile.TemporaryDirectory() as folder:
         result = train(snapshot, config, checkpoint_dir=Path(folder), progress=args.progress)
     metrics = result.metrics
@@ -155,7 +173,7 @@ def print_header(args) -> None:
           f"{', residual' if args.residual else ''}")
 
 
-ROW = "{:<10} {:<8} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}"
+ROW = "{:<10} {:<12} {:<14} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}"
 
 
 def print_row(dataset: str, system: str, model: str, r: dict | None, note: str = "") -> None:
@@ -173,7 +191,8 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
                         help="comma list: nations, umls, kinships, codex-s, wn18rr, fb15k-237")
     parser.add_argument("--models", default="distmult,complex",
                         help=f"comma list of {', '.join([*PYKEEN_MODELS, *RGCN_MODELS])}")
-    parser.add_argument("--systems", default="kgstore,pykeen", help="comma list: kgstore, pykeen")
+    parser.add_argument("--systems", default="kgstore,pykeen",
+                        help="comma list: kgstore, kgstore+text (names and descriptions as a modality), pykeen")
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     parser.add_argument("--max-seconds", type=float, default=None, help="training wall-clock cap per run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -194,6 +213,11 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     parser.add_argument("--patience", type=int, default=0, help="kgstore early-stopping patience (0 = never)")
     parser.add_argument("--pykeen-optimizer", default=None, help="PyKEEN optimizer (default: --optimizer)")
     parser.add_argument("--pykeen-lr", type=float, default=None, help="PyKEEN learning rate (default: --lr)")
+    parser.add_argument("--align-weight", type=float, default=0.0,
+                        help="kgstore+text: weight of the text-structure alignment loss (0, as in the converged "
+                             "rows of multimodal_ablation.py: it serves `nearest --text`, not ranking)")
+    parser.add_argument("--cache", type=Path, default=OUT / "multimodal" / "features",
+                        help="kgstore+text: the MiniLM feature cache (a folder named features/; default %(default)s)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--plot", type=Path, default=OUT / "lp_bench.png",
                         help="PNG of MRR by dataset and system/model (default %(default)s; its rows go to the "
@@ -205,19 +229,26 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     torch.set_num_threads(args.threads)
     print_header(args)
     print(ROW.format("dataset", "system", "model", "MRR", "H@1", "H@3", "H@10", "epochs", "train s", "triples/s"))
-    systems = args.systems.split(",")
+    systems = [system.strip() for system in args.systems.split(",")]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"--systems: unknown {', '.join(unknown)} (choose from {', '.join(SYSTEMS)})")
     datasets = list(snapshots) if snapshots else [d.strip() for d in args.datasets.split(",")]
     rows: list[dict] = []
     for dataset in datasets:
         snapshot = snapshots[dataset] if snapshots else load_snapshot(dataset)
+        texts = None  # loaded on first use
         for model in args.models.split(","):
             model = model.strip()
             for system in systems:
                 if system == "pykeen" and model in RGCN_MODELS:
                     continue
-                runner = run_kgstore if system == "kgstore" else run_pykeen
                 torch.set_num_threads(args.threads)
-                result = runner(snapshot, model, args)
+                if system == "kgstore+text":
+                    texts = texts or text_snapshot(dataset)
+                    result = run_kgstore(texts, model, args, modalities=("text",))
+                else:
+                    result = (run_kgstore if system == "kgstore" else run_pykeen)(snapshot, model, args)
                 print_row(dataset, system, model, result)
                 rows.append({"dataset": dataset, "system": system, "model": model, **result})
     save_figure(rows, datasets, args)
