@@ -57,6 +57,21 @@ def test_context_puts_attribute_like_facts_first_and_respects_the_caps() -> None
     assert FactIndex.build(triples, names, ["a", "b"]).context(3) == "Ann's b"
 
 
+def test_a_fact_nearly_every_entity_shares_is_left_out() -> None:
+    # 30 entities: relation 0 ("category") points 29 of them at the same page, one elsewhere;
+    # relation 1 ("profession") at varied answers. Only professions are told.
+    names = [f"e{i}" for i in range(30)] + ["Official Website", "Other Page", "Actor", "Writer"]
+    category = [[i, 0, 30 if i else 31] for i in range(30)]
+    profession = [[i, 1, 32 + i % 2] for i in range(30)]
+    facts = FactIndex.build(np.array(category + profession), names, ["category", "profession"])
+    assert facts.context(1) == "profession: Writer"
+    assert facts.context(0) == "profession: Actor"  # its rare category is still the relation's noise
+    assert facts.context(30).startswith("e1's category")  # the page itself still tells who links to it
+    # Below the size at which answers are judged, a relation's facts are all told.
+    small = FactIndex.build(np.array(category[:5]), names, ["category"])
+    assert small.context(1) == "category: Official Website"
+
+
 def test_heldout_entities_are_seeded_and_capped() -> None:
     entities = [EntityText(key=f"k{i}", name="", context="", description="d" if i % 2 else None) for i in range(400)]
     config = TextGeneratorConfig(heldout=50, seed=3)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.generators.context import MAX_CHARS, MAX_FACTS
 from trainer.precision import check_precision, compute_dtype
 
 SYSTEM = "You write short encyclopedia descriptions."
@@ -87,8 +88,8 @@ class TextGeneratorConfig:
     epochs: int = 1
     max_seconds: float | None = None
     max_target_tokens: int | None = None
-    max_facts: int = 6
-    max_context_chars: int = 200
+    max_facts: int = MAX_FACTS
+    max_context_chars: int = MAX_CHARS
     neighbour_hint: bool = True
     exemplars: int = 4
     max_exemplar_chars: int = 80
