@@ -27,6 +27,7 @@ from trainer.recipe import (  # noqa: E402
     LARGE_MAX_WORK,
     MEDIUM_MAX_WORK,
     RECIPES,
+    SHARED_NAMES,
     SMALL_MAX_ENTITIES,
     TEXT_FRACTION,
     GraphStats,
@@ -40,8 +41,9 @@ THREADS = {"KGSTORE_NUM_THREADS": "2", "COLUMNS": "200"}
 
 
 def _graph(num_entities: int, num_triples: int, *, descriptions: int = 0, images: int = 0,
-           num_relations: int = 3) -> Snapshot:
-    """A synthetic snapshot: a ring of entities, ``descriptions`` of them described, ``images`` pictured."""
+           num_relations: int = 3, shared_names: int = 0) -> Snapshot:
+    """A synthetic snapshot: a ring of entities, ``descriptions`` of them described, ``images``
+    pictured, the first ``shared_names`` all named "Bank" (in varied case)."""
     rng = np.random.default_rng(0)
     heads = np.arange(num_triples) % num_entities
     triples = np.stack([heads, rng.integers(num_relations, size=num_triples), (heads + 1) % num_entities], axis=1)
@@ -50,7 +52,8 @@ def _graph(num_entities: int, num_triples: int, *, descriptions: int = 0, images
     return Snapshot(entity_keys=[f"e{i}" for i in range(num_entities)],
                     relation_names=[f"r{j}" for j in range(num_relations)], triples=triples.astype(np.int64),
                     splits=splits,
-                    entity_text={"name": [f"entity {i}" for i in range(num_entities)],  # names alone: no text
+                    entity_text={"name": [("bank" if i % 2 else "Bank ") if i < shared_names else f"entity {i}"
+                                          for i in range(num_entities)],  # names alone: no text
                                  "description": [f"the {i}th thing" if i < descriptions else None
                                                  for i in range(num_entities)]},
                     entity_images=[["ab" * 32] if i < images else [] for i in range(num_entities)])
@@ -80,9 +83,12 @@ def _readme_rules() -> dict[str, dict[str, str]]:
     (GraphStats(SMALL_MAX_ENTITIES, 10, 50_000), "cpu", "small-dense", []),
     (GraphStats(SMALL_MAX_ENTITIES + 1, 42, 32_888), "cpu", "medium", []),  # CoDEx-S-sized
     (GraphStats(10_000, 11, MEDIUM_MAX_WORK // 10_000, text_fraction=1.0), "cpu", "medium", ["text"]),
-    (GraphStats(10_000, 11, MEDIUM_MAX_WORK // 10_000 + 1, text_fraction=1.0), "cpu", "large", []),
-    (GraphStats(40_943, 11, 86_835, text_fraction=1.0), "cuda", "large", []),  # WN18RR: text measured below
-    (GraphStats(14_541, 237, 272_115, text_fraction=0.99), "cuda:0", "large", []),  # FB15k-237
+    (GraphStats(10_000, 11, MEDIUM_MAX_WORK // 10_000 + 1, text_fraction=1.0), "cpu", "large", ["text"]),
+    # WN18RR: a word's senses share its name; text measured below structure there
+    (GraphStats(40_943, 11, 86_835, text_fraction=1.0, shared_name_fraction=0.31), "cuda", "large", []),
+    (GraphStats(14_541, 237, 272_115, text_fraction=0.94, shared_name_fraction=0.035), "cuda:0", "large",
+     ["text"]),  # FB15k-237: text measured above structure
+    (GraphStats(2_000, 11, 9_000, text_fraction=1.0, shared_name_fraction=SHARED_NAMES), "cpu", "medium", []),
     (GraphStats(14_541, 237, 272_115), "cpu", "large", []),
     (GraphStats(123_182, 37, 1_079_040), "cpu", "large", []),  # YAGO3-10
     (GraphStats(1_000_000, 200, LARGE_MAX_WORK // 1_000_000), "cpu", "large", []),
@@ -132,6 +138,17 @@ def test_graph_stats_count_descriptions_and_images_but_not_names() -> None:
     assert choose_recipe(pictured, "cuda")[1]["modalities"] == ["image"]
     assert choose_recipe(pictured)[1]["modalities"] == []  # on a CPU images are asked for, not chosen
     assert choose_recipe(GraphStats.of(_graph(1_200, 3_000)))[0].name == "medium"
+    assert rich.shared_name_fraction == 0.0
+
+
+def test_text_whose_names_are_shared_is_not_chosen() -> None:
+    # 6 of 40 entities named "Bank" / "bank ": 15 % share a name, as WordNet's senses of a word do.
+    ambiguous = GraphStats.of(_graph(40, 200, descriptions=40, shared_names=6))
+    assert ambiguous.shared_name_fraction == pytest.approx(6 / 40) and ambiguous.shared_name_fraction >= SHARED_NAMES
+    assert choose_recipe(ambiguous)[1]["modalities"] == []
+    assert "15% of names shared" in ambiguous.describe()
+    distinct = GraphStats.of(_graph(40, 200, descriptions=40, shared_names=2))  # 5 %: text is chosen
+    assert choose_recipe(distinct)[1]["modalities"] == ["text"]
 
 
 # -- flags win ----------------------------------------------------------------------------------------------

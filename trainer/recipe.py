@@ -32,12 +32,14 @@ On CUDA the vectors are wider (:data:`CUDA_DIM`). The relation count enters thro
 per (entity, relation) pair.
 
 Every recipe is reciprocal (``r^-1`` for every relation). Modalities follow the data: when at
-least :data:`TEXT_FRACTION` of the entities have a description, the recipes up to ``medium``
-(:data:`TEXT_RECIPES`) train with ``modalities=["text"]``; on CUDA, when at least :data:`IMAGE_FRACTION` have an image,
-``"image"`` is added (on a CPU the image encoder costs minutes per thousand images, and
-images helped MovieLens's cold-start movies, not its warm links: ``--modalities text,image``
-asks for them). Names alone do not count as text: every dataset kgstore imports names its entities,
-often with the id made readable. On CUDA the device is the GPU (:func:`default_device`).
+least :data:`TEXT_FRACTION` of the entities have a description and their names tell them
+apart (under :data:`SHARED_NAMES` of the named entities share a name with another), the
+recipes up to ``large`` (:data:`TEXT_RECIPES`) train with ``modalities=["text"]``; on CUDA,
+when at least :data:`IMAGE_FRACTION` have an image, ``"image"`` is added (on a CPU the image
+encoder costs minutes per thousand images, and images helped MovieLens's cold-start movies,
+not its warm links: ``--modalities text,image`` asks for them). Names alone do not count as
+text: every dataset kgstore imports names its entities, often with the id made readable. On
+CUDA the device is the GPU (:func:`default_device`).
 
 Measured with no flags through ``kgstore train`` on this project's 2-core CPU, shared with
 other jobs (README, "Benchmarks"): UMLS test MRR 0.952 (``small``), Kinships 0.858
@@ -47,6 +49,7 @@ other jobs (README, "Benchmarks"): UMLS test MRR 0.952 (``small``), Kinships 0.8
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,11 +70,16 @@ HUGE_NEGATIVES = 1_000
 """Random entities each batch of the huge recipe scores besides its answers."""
 TEXT_FRACTION = 0.25
 """Share of entities with a description from which the default trains with their text."""
-TEXT_RECIPES = ("small", "small-dense", "medium")
-"""Recipes that train with the entities' descriptions by default. Not ``large`` (nor ``huge``):
-on WN18RR with definitions, trained to a plateau on this CPU, every text fusion tried stayed
-under structure alone (test MRR 0.456 with the gated sum, 0.443 with the split fusion, against
-0.464), so text there is asked for (``--modalities text``), not chosen."""
+TEXT_RECIPES = ("small", "small-dense", "medium", "large")
+"""Recipes that train with the entities' descriptions by default; ``huge`` (sampled candidates)
+is not measured with text. Trained to a plateau on this CPU (20 epochs each, ``large``):
+FB15k-237 with its Wikidata descriptions, test MRR 0.346 against 0.341 for structure alone."""
+SHARED_NAMES = 0.10
+"""Share of named entities whose name another entity also has, from which text is not chosen:
+their descriptions do not tell them apart. WN18RR (0.31: a word's senses share the word and
+near-identical definitions) trained to a plateau stayed under structure alone with every text
+fusion tried (test MRR 0.456 with the gated sum, 0.443 with the split fusion, against 0.464);
+FB15k-237 (0.035) gained from its text."""
 IMAGE_FRACTION = 0.25
 """Share of entities with an image from which the default trains with their images (on CUDA)."""
 AUTO = "auto"
@@ -87,6 +95,7 @@ class GraphStats:
     num_train_triples: int
     text_fraction: float = 0.0  # entities with a description
     image_fraction: float = 0.0  # entities with at least one image
+    shared_name_fraction: float = 0.0  # named entities whose name (case aside) another entity has too
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> GraphStats:
@@ -94,9 +103,13 @@ class GraphStats:
         descriptions = snapshot.entity_text.get("description") or []
         described = sum(1 for text in descriptions if text and text.strip())
         pictured = sum(1 for images in snapshot.entity_images or [] if images)
+        names = [name.strip().lower() for name in snapshot.entity_text.get("name") or [] if name and name.strip()]
+        repeats = Counter(names)
+        shared = sum(times for times in repeats.values() if times > 1)
         return cls(num_entities=snapshot.num_entities, num_relations=snapshot.num_relations,
                    num_train_triples=int((snapshot.splits == 0).sum()),
-                   text_fraction=described / count, image_fraction=pictured / count)
+                   text_fraction=described / count, image_fraction=pictured / count,
+                   shared_name_fraction=shared / max(len(names), 1))
 
     @property
     def answers_per_query(self) -> float:
@@ -108,9 +121,16 @@ class GraphStats:
         """Train triples x entities: the scores one epoch of 1-N training computes (per direction)."""
         return self.num_train_triples * self.num_entities
 
+    @property
+    def text_tells_entities_apart(self) -> bool:
+        """Enough descriptions, and names that are mostly each one's own (:data:`SHARED_NAMES`)."""
+        return self.text_fraction >= TEXT_FRACTION and self.shared_name_fraction < SHARED_NAMES
+
     def describe(self) -> str:
         modalities = [f"{name} on {fraction:.0%}" for name, fraction in
                       (("descriptions", self.text_fraction), ("images", self.image_fraction)) if fraction]
+        if self.text_fraction and self.shared_name_fraction >= SHARED_NAMES:
+            modalities.append(f"{self.shared_name_fraction:.0%} of names shared")
         return (f"{self.num_entities:,} entities, {self.num_relations:,} relations, "
                 f"{self.num_train_triples:,} train triples, " + (", ".join(modalities) or "no text or images"))
 
@@ -129,7 +149,9 @@ _ADAM = {"decoder": "complex", "dim": 200, "reciprocal": True, "optimizer": "ada
 
 _LARGE = {"decoder": "complex", "dim": 200, "reciprocal": True, "optimizer": "adagrad", "lr": 0.1, "batch_size": 1000,
           "dropout": 0.0, "regularization": 0.05, "num_layers": 0, "eval_every": 2, "loss": "1-n-ce", "epochs": 200,
-          "patience": 5}
+          "patience": 5, "align_weight": 0.0}
+"""``align_weight`` 0: the text rows measured under this recipe (WN18RR, FB15k-237) fused text
+without the alignment loss, which serves ``nearest --text``, not ranking."""
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe("small", f"at most {SMALL_MAX_ENTITIES:,} entities, under {DENSE_MIN_ANSWERS:g} train triple per "
@@ -193,7 +215,7 @@ def choose_recipe(stats: GraphStats, device: str = "cpu") -> tuple[Recipe, dict[
     if on_gpu:
         fields["dim"] = CUDA_DIM[recipe.name]
     fields["device"] = device
-    fields["modalities"] = ["text"] if stats.text_fraction >= TEXT_FRACTION and recipe.name in TEXT_RECIPES else []
+    fields["modalities"] = ["text"] if stats.text_tells_entities_apart and recipe.name in TEXT_RECIPES else []
     if on_gpu and stats.image_fraction >= IMAGE_FRACTION:
         fields["modalities"].append("image")
     return recipe, fields
