@@ -269,6 +269,8 @@ def test_describe_command_is_seeded(generated: dict) -> None:
     args = ("describe", key, "--model", MODEL, "--max-tokens", "8", "--temperature", "1.0", "--seed", "7")
     first, again = generated["cli"](*args), generated["cli"](*args)
     assert first.stdout.strip() and first.stdout == again.stdout
+    beam = generated["cli"]("describe", key, "--model", MODEL, "--max-tokens", "8", "--beams", "3")
+    assert beam.stdout.strip()
     # Without --max-tokens it writes up to the description budget saved at training.
     meta = json.loads((Path(generated["train"]["generator"]) / "generator.json").read_text())
     default = generated["cli"]("describe", key, "--model", MODEL).stdout

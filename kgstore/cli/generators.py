@@ -190,8 +190,12 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
 @click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True,
               help="0: greedy (the same text every time); above 0: sampled.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed: the same seed, the same text.")
+@click.option("--beams", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Beam search width (1: one token at a time). More beams keep the likeliest whole "
+                   "description, at a few times the time.")
 @click.pass_context
-def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, temperature: float, seed: int) -> None:
+def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, temperature: float, seed: int,
+             beams: int) -> None:
     """Print a short description of entity KEY generated from its vector and its facts.
 
     The same as `RETURN kgstore.describe(n, {maxTokens, temperature, seed})` in Cypher, but
@@ -212,7 +216,7 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, t
         raise KgstoreError(f"entity {key!r} is not in model {model!r}",
                            hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG model "
                                 "was trained on.")
-    echo(generator.describe([key], max_tokens=max_tokens, temperature=temperature, seed=seed)[0])
+    echo(generator.describe([key], max_tokens=max_tokens, temperature=temperature, seed=seed, beams=beams)[0])
 
 
 # -- images ---------------------------------------------------------------------------------------------------
