@@ -64,14 +64,6 @@ def load_snapshot(name: str):
     return Snapshot.from_labeled(splits, meta={"dataset": name})
 
 
-def text_snapshot(name: str):
-    """The dataset with its entities' names and descriptions, for ``kgstore+text`` (one place:
-    the ablation's loader); its ``features/`` folder is ``--cache``."""
-    from multimodal_ablation import text_kg
-
-    return text_kg(name)
-
-
 def run_kgstore(snapshot, model: str, args, *, modalities: tuple[str, ...] = ()) -> dict:
     from trainer.config import TrainConfig
     from trainer.train import train
@@ -225,6 +217,7 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
     args = parser.parse_args(argv)
 
     import torch
+    from multimodal_ablation import text_kg
 
     torch.set_num_threads(args.threads)
     print_header(args)
@@ -245,7 +238,7 @@ def main(argv: list[str] | None = None, snapshots: dict | None = None) -> None:
                     continue
                 torch.set_num_threads(args.threads)
                 if system == "kgstore+text":
-                    texts = texts or text_snapshot(dataset)
+                    texts = texts or text_kg(dataset)  # names and descriptions: the ablation's loader
                     result = run_kgstore(texts, model, args, modalities=("text",))
                 else:
                     result = (run_kgstore if system == "kgstore" else run_pykeen)(snapshot, model, args)

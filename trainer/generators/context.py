@@ -55,10 +55,9 @@ class FactIndex:
         num_relations = len(relation_names)
         count = np.bincount(relations, minlength=num_relations).astype(np.float64)
         # Mean answers per (entity, relation): count / distinct heads (or tails) of the relation.
-        distinct_heads = np.array([len(np.unique(heads[relations == r])) or 1 for r in range(num_relations)])
-        distinct_tails = np.array([len(np.unique(tails[relations == r])) or 1 for r in range(num_relations)])
+        distinct_heads, same_head = _answers(relations, heads, num_relations)
+        distinct_tails, same_tail = _answers(relations, tails, num_relations)
         fan_out, fan_in = count / distinct_heads, count / distinct_tails
-        same_tail, same_head = _constant(relations, tails, num_relations), _constant(relations, heads, num_relations)
         outgoing: dict[int, list[tuple[float, int, int]]] = defaultdict(list)
         incoming: dict[int, list[tuple[float, int, int]]] = defaultdict(list)
         for h, r, t in zip(heads.tolist(), relations.tolist(), tails.tolist(), strict=True):
@@ -100,12 +99,19 @@ class FactIndex:
         return "; ".join(phrases)
 
 
-def _constant(relations: np.ndarray, answers: np.ndarray, num_relations: int) -> np.ndarray:
-    """Per relation: whether one answer is :data:`CONSTANT_SHARE` of its facts (or more),
-    judged only for relations with :data:`MIN_FACTS_JUDGED` facts or more."""
+def _answers(relations: np.ndarray, answers: np.ndarray, num_relations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per relation, from one sort of the triples: its distinct answers (at least 1), and whether
+    one answer is :data:`CONSTANT_SHARE` of its facts or more (judged only for relations with
+    :data:`MIN_FACTS_JUDGED` facts or more)."""
+    order = np.argsort(relations, kind="stable")
+    bounds = np.searchsorted(relations[order], np.arange(num_relations + 1))
+    distinct = np.ones(num_relations, dtype=np.int64)
     constant = np.zeros(num_relations, dtype=bool)
     for r in range(num_relations):
-        values = answers[relations == r]
-        if len(values) >= MIN_FACTS_JUDGED:
-            constant[r] = np.unique(values, return_counts=True)[1].max() >= CONSTANT_SHARE * len(values)
-    return constant
+        values = answers[order[bounds[r]:bounds[r + 1]]]
+        if len(values) == 0:
+            continue
+        counts = np.unique(values, return_counts=True)[1]
+        distinct[r] = len(counts)
+        constant[r] = len(values) >= MIN_FACTS_JUDGED and counts.max() >= CONSTANT_SHARE * len(values)
+    return distinct, constant

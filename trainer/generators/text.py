@@ -376,10 +376,10 @@ def train_decoder(decoder: Any, entities: Sequence[EntityText], vectors: np.ndar
     total = steps_per_epoch * config.epochs
     log, started = TrainLog(), time.monotonic()
 
-    def elapsed() -> float:
+    def time_fraction() -> float:
         return (time.monotonic() - started) / config.max_seconds if config.max_seconds else 0.0
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, elapsed()))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, time_fraction()))
     rng = np.random.default_rng(config.seed)
     all_vectors = torch.as_tensor(vectors, dtype=torch.float32, device=config.device)
     decoder.train()
