@@ -359,8 +359,9 @@ def test_token_generation_and_docs(sidecar: Sidecar, client: httpx.Client) -> No
     assert response.status_code == 503
     assert f"no text generator is trained for model {MODEL!r}" in response.json()["detail"]
     assert "kgstore generators train text" in response.json()["detail"]
-    too_many = client.post("/generate/text", json={"entities": ["nations:usa"], "max_tokens": 10_000})
-    assert too_many.status_code == 422 and "cap" in json.dumps(too_many.json())
+    for body in ({"entities": ["nations:usa"], "max_tokens": 10_000}, {"entities": ["nations:usa"], "beams": 9}):
+        over = client.post("/generate/text", json=body)
+        assert over.status_code == 422 and "cap" in json.dumps(over.json()), over.text
 
 
 def test_a_new_latest_checkpoint_is_served(sidecar: Sidecar, client: httpx.Client) -> None:

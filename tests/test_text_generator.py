@@ -307,6 +307,11 @@ def test_kgstore_describe_in_cypher_through_the_sidecar(generated: dict, neo4j_s
             first = graph.query(query, {"key": key})[0]["text"]
             assert isinstance(first, str) and first.strip()
             assert graph.query(query, {"key": key})[0]["text"] == first  # same seed, same text
+            beam = graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n, {beams: 3}) AS text",
+                               {"key": key})[0]["text"]
+            assert beam == generated["cli"]("describe", key, "--model", MODEL, "--beams", "3").stdout.strip()
+            with pytest.raises(ClientError, match="beams"):  # the sidecar's cap (8) reaches Cypher
+                graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n, {beams: 9}) AS t", {"key": key})
             greedy = graph.query("MATCH (n:Entity {key: $key}) RETURN kgstore.describe(n) AS text", {"key": key})
             assert greedy[0]["text"].strip()
             # no maxTokens: the sidecar writes up to the generator's budget, as `kgstore describe` does
@@ -364,3 +369,40 @@ def test_a_missing_language_model_is_a_clear_error(generated: dict, tmp_path: Pa
     assert result.exit_code == 1, result.output
     assert str(missing) in result.output and "config.json" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+
+
+def test_warm_start_continues_the_latest_generator(generated: dict, tmp_path: Path) -> None:
+    """`--warm-start` keeps the adapters, held-out keys and budget; the loss log continues."""
+    from kgstore.errors import KgstoreError
+    from kgstore.home import KgstoreHome
+    from trainer.generators.jobs import WarmStart
+
+    home = KgstoreHome(generated["home"])
+    first = Path(generated["train"]["generator"]).resolve()
+    first_meta = json.loads((first / "generator.json").read_text())
+    first_losses = json.loads((first / "loss.json").read_text())["loss"]
+    link = home.generators_dir(MODEL, "text") / "latest"
+    try:
+        more = json.loads(generated["cli"]("generators", "train", "text", "--model", MODEL, "--warm-start",
+                                           "--epochs", "1", "--batch-size", "16", "--lr", "0.005",
+                                           "--heldout", "3", "--dataset", "wnsub", "--json").stdout)
+        second = Path(more["generator"]).resolve()
+        assert second != first and home.latest_generator(MODEL, "text") == second
+        meta = json.loads((second / "generator.json").read_text())
+        assert meta["heldout"] == first_meta["heldout"]  # --heldout 3 is the old generator's, not the new run's
+        assert meta["config"]["max_target_tokens"] == first_meta["config"]["max_target_tokens"]
+        assert meta["config"]["lr"] == 0.005 and meta["training"]["warm_start_from"] == first.name
+        log = json.loads((second / "loss.json").read_text())
+        assert log["loss"][: len(first_losses)] == first_losses
+        assert len(log["loss"]) == len(first_losses) + more["steps"]
+        assert log["steps"] == sorted(set(log["steps"]))  # one step count, continued
+        new = log["loss"][len(first_losses):]
+        # It starts where the first run ended, not from scratch.
+        assert np.mean(new[:3]) < np.mean(first_losses[:3])
+        # A generator trained on another KG version cannot be continued: its soft prompt reads other vectors.
+        with pytest.raises(KgstoreError, match="trained on KG version"):
+            WarmStart.of(home, MODEL, tmp_path / "20990101T000000Z", TextGeneratorConfig())
+    finally:
+        from trainer.generators.checkpoint import GeneratorCheckpoint
+
+        GeneratorCheckpoint(first).mark_latest(link)  # the module's other tests use the first generator

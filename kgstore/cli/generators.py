@@ -94,18 +94,29 @@ def generators_train() -> None:
 @click.option("--snapshot", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Read names, descriptions and facts from this snapshot instead of exporting from Neo4j.")
 @click.option("--dataset", "datasets", multiple=True, metavar="NS", help="Dataset namespaces, as in training.")
+@click.option("--warm-start", is_flag=True,
+              help="Continue the model's latest text generator (same KG version): its adapters, held-out entities, "
+                   "description budget, prompt, language model, LoRA rank and held-out count; --lr, --epochs and "
+                   "--max-seconds set the new run, whose step "
+                   "size warms up and decays again (a lower --lr suits it).")
 @json_option
 @connection_options
 @click.pass_context
 def train_text(ctx: click.Context, model: str, language_model: str, max_seconds: float | None, epochs: int,
                batch_size: int, lr: float, lora_rank: int, heldout: int, device: str, precision: str, seed: int,
-               snapshot: Path | None, datasets: tuple[str, ...], as_json: bool, **conn: Any) -> None:
+               snapshot: Path | None, datasets: tuple[str, ...], warm_start: bool, as_json: bool,
+               **conn: Any) -> None:
     """Train a text decoder: SmolLM2 (frozen) + a soft prompt from the entity vector + LoRA.
 
     Learns from the entities that have a `description`, conditioned on the KG model's
     vector of each and on its own facts (relation and neighbour names); a seeded set of
     held-out entities is never trained on. Saves the generator (weights, held-out keys, loss
     curve) in <home>/models/MODEL/generators/text/.
+
+    \b
+    Examples:
+      kgstore generators train text --model movies --max-seconds 600
+      kgstore generators train text --model movies --max-seconds 1800 --warm-start --lr 1e-3
     """
     _need_generation()
     from trainer.generators.jobs import train_text_generator
@@ -117,7 +128,7 @@ def train_text(ctx: click.Context, model: str, language_model: str, max_seconds:
     graph = open_graph(ctx, **conn) if snapshot is None else None
     try:
         checkpoint, log = train_text_generator(graph, home_of(ctx), model=model, config=config, snapshot=snapshot,
-                                               namespaces=namespaces(datasets))
+                                               namespaces=namespaces(datasets), warm_start=warm_start)
     except (FileNotFoundError, ValueError) as exc:
         raise KgstoreError(str(exc), hint=GENERATE_HINT) from exc
     finally:

@@ -98,6 +98,10 @@ class GeneratorCheckpoint:
         with np.load(self._require(ARRAYS), allow_pickle=False) as arrays:
             return {name: arrays[name] for name in arrays.files}
 
+    def read_loss(self) -> dict[str, list]:
+        """``{"steps": [...], "loss": [...]}``: the training loss per step."""
+        return json.loads(self._require(LOSS).read_text())
+
     def read_weights(self) -> dict[str, Any]:
         import torch
 

@@ -144,21 +144,72 @@ def heldout_keys(entities: list[EntityText], config: TextGeneratorConfig) -> lis
     return sorted(rng.choice(described, size=count, replace=False).tolist()) if count else []
 
 
+# What a warm start keeps from the generator it continues: how the decoder is built and what it
+# reads and writes. The rest (step size, epochs, time cap, device, precision, batch order) is the new run's.
+KEPT_ON_WARM_START = ("language_model", "num_prefix", "lora_rank", "lora_alpha", "max_target_tokens", "max_facts",
+                      "max_context_chars", "neighbour_hint", "exemplars", "max_exemplar_chars", "prompt", "heldout")
+
+
+@dataclass
+class WarmStart:
+    """The generator a warm-started run continues: its weights, held-out keys and loss log."""
+
+    checkpoint: GeneratorCheckpoint
+    config: TextGeneratorConfig
+    heldout: list[str]
+    log: dict[str, list]
+
+    @classmethod
+    def of(cls, home: KgstoreHome, model: str, kg_folder: Path, config: TextGeneratorConfig) -> WarmStart:
+        """The latest text generator of ``model``, which must have been trained on ``kg_folder``
+        (its soft prompt reads those vectors), with ``config``'s training fields."""
+        checkpoint = GeneratorCheckpoint(latest_generator_folder(home, model, TEXT))
+        meta = checkpoint.read_meta()
+        if meta["kg_version"] != kg_folder.resolve().name:
+            raise KgstoreError(f"the latest text generator of model {model!r} ({checkpoint.name}) was trained on KG "
+                               f"version {meta['kg_version']}, not the model's latest ({kg_folder.resolve().name}): "
+                               "its soft prompt reads the vectors of the version it learned from",
+                               hint="Train a new generator (without --warm-start) for the new KG version.")
+        saved = TextGeneratorConfig.from_saved(meta["config"])
+        merged = dataclasses.replace(config, **{name: getattr(saved, name) for name in KEPT_ON_WARM_START})
+        return cls(checkpoint=checkpoint, config=merged, heldout=list(meta["heldout"]),
+                   log=checkpoint.read_loss())
+
+
+def load_trained(decoder: Any, checkpoint: GeneratorCheckpoint) -> None:
+    """Put a checkpoint's trained parameters (projection, adapters) into a freshly built decoder."""
+    missing, unexpected = decoder.load_state_dict(checkpoint.read_weights(), strict=False)
+    trained = set(decoder.trainable_state())
+    if unexpected or trained & set(missing):
+        raise ValueError(f"{checkpoint.folder}: weights do not fit the generator (missing "
+                         f"{sorted(trained & set(missing))[:3]}, unexpected {unexpected[:3]})")
+
+
 def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str = "default",
                          config: TextGeneratorConfig | None = None, snapshot: Path | None = None,
                          namespaces: list[str] | None = None, language_model: tuple[Any, Any] | None = None,
-                         progress: bool = True) -> tuple[GeneratorCheckpoint, TrainLog]:
-    """Train a text generator on ``model``'s latest checkpoint; returns its checkpoint and log."""
+                         warm_start: bool = False, progress: bool = True) -> tuple[GeneratorCheckpoint, TrainLog]:
+    """Train a text generator on ``model``'s latest checkpoint; returns its checkpoint and log.
+
+    ``warm_start``: continue the model's latest text generator (same KG version) instead of
+    starting from scratch: its adapters and projection, held-out entities, description budget
+    and prompt format, with a fresh warm-up and decay of ``config.lr`` over the new run (a
+    restart of the schedule; a lower ``lr`` than the first run's suits it). The saved loss log
+    continues the old one.
+    """
     from trainer.checkpoint import Checkpoint
     from trainer.export import load_or_export
 
     config = config or TextGeneratorConfig()
     kg = Checkpoint(kg_checkpoint(home, model))
+    previous = WarmStart.of(home, model, kg.folder, config) if warm_start else None
+    if previous is not None:
+        config = previous.config
     keys = list(kg.read_vocab()["entity_keys"])
     vectors = kg.read_entity_vectors()
     data = load_or_export(graph, home, snapshot=snapshot, namespaces=namespaces, progress=progress)
     entities = entity_texts(data, keys, config)
-    heldout = set(heldout_keys(entities, config))
+    heldout = set(previous.heldout if previous is not None else heldout_keys(entities, config))
     train_ids = [i for i, e in enumerate(entities) if e.description and e.key not in heldout]
     if not train_ids:
         raise KgstoreError(f"no entity of model {model!r} has a description to learn from",
@@ -168,16 +219,22 @@ def train_text_generator(graph: Graph | None, home: KgstoreHome, *, model: str =
         add_neighbour_hints(entities, vectors, train_ids, exemplars=config.exemplars,
                             max_chars=config.max_exemplar_chars)
     decoder = build_decoder(config, vectors.shape[1], language_model=language_model)
+    if previous is not None:
+        load_trained(decoder, previous.checkpoint)
     decoder.to(config.device)
     if config.max_target_tokens is None:  # saved resolved, so eval asks for as many tokens as training learned
         config = dataclasses.replace(config, max_target_tokens=description_budget(
             decoder.tokenizer, [entities[i].description or "" for i in train_ids]))
     log = train_decoder(decoder, [entities[i] for i in train_ids], vectors[train_ids], config, progress=progress)
+    saved_log: dict[str, Any] = {"steps": log.steps, "losses": log.losses, "seconds": log.seconds,
+                                 "examples": log.examples, "train_entities": len(train_ids)}
+    if previous is not None:
+        done = previous.log["steps"][-1] if previous.log["steps"] else 0
+        saved_log.update(steps=previous.log["steps"] + [done + s for s in log.steps],
+                         losses=previous.log["loss"] + log.losses, warm_start_from=previous.checkpoint.name)
     folder = GeneratorCheckpoint.new(home, model, TEXT)
     folder.save(kind=TEXT, config=config.to_dict(), kg_checkpoint=kg.folder, vector_dim=int(vectors.shape[1]),
-                heldout=sorted(heldout), entities=entities, state=decoder.trainable_state(),
-                log={"steps": log.steps, "losses": log.losses, "seconds": log.seconds, "examples": log.examples,
-                     "train_entities": len(train_ids)})
+                heldout=sorted(heldout), entities=entities, state=decoder.trainable_state(), log=saved_log)
     folder.mark_latest(home.generators_dir(model, TEXT) / "latest")
     return folder, log
 
@@ -209,11 +266,7 @@ class TextGenerator:
         kg = Checkpoint(meta["kg_checkpoint"])
         vectors = kg.read_entity_vectors()
         decoder = build_decoder(config, int(meta["vector_dim"]), language_model=language_model)
-        missing, unexpected = decoder.load_state_dict(checkpoint.read_weights(), strict=False)
-        trained = set(decoder.trainable_state())
-        if unexpected or trained & set(missing):
-            raise ValueError(f"{checkpoint.folder}: weights do not fit the generator (missing "
-                             f"{sorted(trained & set(missing))[:3]}, unexpected {unexpected[:3]})")
+        load_trained(decoder, checkpoint)
         decoder.to(device).eval()
         return cls(checkpoint=checkpoint, decoder=decoder, entities=checkpoint.read_entities(), vectors=vectors,
                    kg_version=meta["kg_version"], heldout=list(meta["heldout"]), config=config)

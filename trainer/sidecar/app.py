@@ -169,7 +169,8 @@ def create_app(store: ModelStore, *, token: str | None = None, max_k: int = 1000
             raise HTTPException(503, "this sidecar serves no text generator (start it with `kgstore serve`)")
         try:
             generator, written = texts.run(request.entities, lambda g: g.describe(
-                request.entities, max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed))
+                request.entities, max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+                beams=request.beams))
         except NoGenerator as exc:
             raise HTTPException(503, str(exc)) from exc
         except KeyError as exc:

@@ -15,9 +15,10 @@ import org.neo4j.procedure.UserFunction;
 public class Describe {
 
     static final String NAME = "kgstore.describe";
-    private static final Set<String> KEYS = Set.of("maxTokens", "temperature", "seed");
+    private static final Set<String> KEYS = Set.of("maxTokens", "temperature", "seed", "beams");
     static final double DEFAULT_TEMPERATURE = 0.0;
     static final long DEFAULT_SEED = 0;
+    static final long DEFAULT_BEAMS = 1;
 
     @Context
     public GraphDatabaseAPI db;
@@ -30,7 +31,9 @@ public class Describe {
             + "learned vector and its facts by the kgstore sidecar's text generator (POST /generate/text), asked "
             + "by the node's `key` property. config: maxTokens (default: the generator's description budget, "
             + "chosen at training from its training descriptions), temperature (default 0.0: greedy), "
-            + "seed (default 0; null: unseeded, a different text each call). A null node gives null. "
+            + "seed (default 0; null: unseeded, a different text each call), beams (default 1; more: beam "
+            + "search, the likeliest whole text at about one decode per beam; the sidecar caps it at 8). "
+            + "A null node gives null. "
             + "One HTTP call per invocation; it waits up to kgstore.sidecar.generate_timeout_ms (default 120000).")
     public String describe(
             @Name("node") Node node,
@@ -40,11 +43,12 @@ public class Describe {
         Long maxTokens = options.positiveOrNull("maxTokens");  // null: the sidecar uses the generator's budget
         double temperature = options.nonNegative("temperature", DEFAULT_TEMPERATURE);
         Long seed = options.integerOrNull("seed", DEFAULT_SEED);
+        long beams = options.positive("beams", DEFAULT_BEAMS);
         if (node == null) {
             return null;
         }
         String key = Entities.keyOf(NAME, "node", node);
         SidecarApi api = new SidecarApi(new SidecarClient(KgstoreConf.current(db), guard));
-        return api.generateText(List.of(key), maxTokens, temperature, seed).texts().get(0);
+        return api.generateText(List.of(key), maxTokens, temperature, seed, beams).texts().get(0);
     }
 }

@@ -101,7 +101,7 @@ final class SidecarApi {
      * {@code seed} null asks for an unseeded (different each time) sample; temperature 0 is greedy.
      * Waits up to {@link SidecarConfig#GENERATE_TIMEOUT}, as generation can take seconds on a CPU.
      */
-    TextAnswer generateText(List<String> entities, Long maxTokens, double temperature, Long seed) {
+    TextAnswer generateText(List<String> entities, Long maxTokens, double temperature, Long seed, long beams) {
         ObjectNode body = Json.object();
         ArrayNode list = body.putArray("entities");
         entities.forEach(list::add);
@@ -116,6 +116,7 @@ final class SidecarApi {
         } else {
             body.put("seed", seed);
         }
+        body.put("beams", beams);
 
         String path = "/generate/text";
         JsonNode answer = client.post(path, body, client.config().generateTimeout());

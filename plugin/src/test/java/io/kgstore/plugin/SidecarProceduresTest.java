@@ -249,7 +249,8 @@ class SidecarProceduresTest {
         assertThat(body.get("temperature").asDouble()).isEqualTo(0.0);
         assertThat(body.get("seed").isIntegralNumber()).isTrue();
         assertThat(body.get("seed").asLong()).isZero();
-        assertThat(body.size()).as("exactly the contract's fields: " + body).isEqualTo(4);
+        assertThat(body.get("beams").asLong()).as("greedy unless asked").isEqualTo(1);
+        assertThat(body.size()).as("exactly the contract's fields: " + body).isEqualTo(5);
     }
 
     @Test
@@ -274,6 +275,11 @@ class SidecarProceduresTest {
 
         sidecar.reset();
         sidecar.text("ex:a", "A drug.");
+        run("MATCH (n:Entity {key: 'ex:a'}) RETURN kgstore.describe(n, {beams: 4})");
+        assertThat(single("/generate/text").body().get("beams").asLong()).isEqualTo(4);
+
+        sidecar.reset();
+        sidecar.text("ex:a", "A drug.");
         run("MATCH (n:Entity {key: 'ex:a'}) RETURN kgstore.describe(n, {temperature: 1})");  // an integer is a number too
         assertThat(single("/generate/text").body().get("temperature").asDouble()).isEqualTo(1.0);
     }
@@ -295,7 +301,9 @@ class SidecarProceduresTest {
     void describeRefusesBadConfigNamingTheKey() {
         String a = "MATCH (a:Entity {key: 'ex:a'}) RETURN kgstore.describe(a, $config)";
         assertThat(error(a, Map.of("config", Map.of("max_tokens", 5))))
-                .contains("kgstore.describe: unknown config key 'max_tokens' (allowed: maxTokens, seed, temperature)");
+                .contains("kgstore.describe: unknown config key 'max_tokens' (allowed: beams, maxTokens, seed, temperature)");
+        assertThat(error(a, Map.of("config", Map.of("beams", 0))))
+                .contains("kgstore.describe: config beams must be at least 1, got 0");
         assertThat(error(a, Map.of("config", Map.of("maxTokens", 0))))
                 .contains("kgstore.describe: config maxTokens must be at least 1, got 0");
         assertThat(error(a, Map.of("config", Map.of("maxTokens", 2.5))))
