@@ -1,4 +1,5 @@
-"""Generated images in the graph: written, listed and dropped, never mistaken for real ones.
+"""Generated images and descriptions in the graph: written, listed and dropped, never
+mistaken for real ones.
 
 A generated image is ``(:Image:GeneratedImage {sha256, mime, width, height, uri,
 generated: true, model, version, seed, created_at})`` linked
@@ -7,6 +8,11 @@ store like any image's. The export reads images only through ``HAS_IMAGE`` and s
 ``:Image`` with ``generated`` set, so generated images never become training images,
 posters in the feature cache, or facts. The plugin's ``kgstore.imagine(..., {write: true})``
 writes the same node with the same statement shape (``io.kgstore.plugin.Imagine``).
+
+A generated description is the entity's ``generated_description`` property, with
+``generated_description_model``, ``_version`` (the KG model version the generator was
+trained on), ``_generator`` (its checkpoint) and ``_at``; ``description`` is never touched,
+and it is the only text the export reads.
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from kgstore.driver import Graph
-from kgstore.graph_names import ENTITY, ENTITY_KEY, GENERATED, GENERATED_FLAG, GENERATED_IMAGE, IMAGE
+from kgstore.graph_names import (
+    ENTITY,
+    ENTITY_KEY,
+    GENERATED,
+    GENERATED_DESCRIPTION,
+    GENERATED_DESCRIPTION_FIELDS,
+    GENERATED_FLAG,
+    GENERATED_IMAGE,
+    IMAGE,
+)
 
 WRITE = f"""
 MATCH (e:{ENTITY} {{{ENTITY_KEY}: $key}})
@@ -47,6 +62,47 @@ RETURN uri, sha256
 STILL_USED = f"MATCH (i:{IMAGE}) WHERE i.uri IN $uris RETURN collect(DISTINCT i.uri) AS uris"
 
 CYPHER_DROP = f"MATCH (i:{IMAGE}:{GENERATED_IMAGE}) DETACH DELETE i"  # the one-liner (files stay on disk)
+
+
+_MODEL_FIELD, _VERSION_FIELD, _GENERATOR_FIELD, _AT_FIELD = GENERATED_DESCRIPTION_FIELDS
+
+MISSING_ENTITIES = f"""
+UNWIND $keys AS key
+OPTIONAL MATCH (e:{ENTITY} {{{ENTITY_KEY}: key}})
+WITH key, e WHERE e IS NULL
+RETURN collect(key) AS missing
+"""
+
+WRITE_DESCRIPTIONS = f"""
+UNWIND $rows AS row
+MATCH (e:{ENTITY} {{{ENTITY_KEY}: row.key}})
+SET e.{GENERATED_DESCRIPTION} = row.text, e.{_MODEL_FIELD} = $model, e.{_VERSION_FIELD} = $version,
+    e.{_GENERATOR_FIELD} = $generator, e.{_AT_FIELD} = datetime()
+RETURN count(e) AS written
+"""
+
+# Entities with neither their own description nor a generated one: what `describe --undescribed` fills.
+UNDESCRIBED = f"""
+MATCH (e:{ENTITY})
+WHERE (e.description IS NULL OR trim(e.description) = '') AND e.{GENERATED_DESCRIPTION} IS NULL
+RETURN e.{ENTITY_KEY} AS key ORDER BY key
+"""
+
+LIST_DESCRIPTIONS = f"""
+MATCH (e:{ENTITY}) WHERE e.{GENERATED_DESCRIPTION} IS NOT NULL AND ($model IS NULL OR e.{_MODEL_FIELD} = $model)
+RETURN e.{ENTITY_KEY} AS key, e.{GENERATED_DESCRIPTION} AS text, e.{_MODEL_FIELD} AS model,
+       e.{_VERSION_FIELD} AS version, e.{_GENERATOR_FIELD} AS generator, toString(e.{_AT_FIELD}) AS created_at
+ORDER BY key
+"""
+
+_REMOVE = ", ".join(f"e.{name}" for name in (GENERATED_DESCRIPTION, *GENERATED_DESCRIPTION_FIELDS))
+DROP_DESCRIPTIONS = f"""
+MATCH (e:{ENTITY}) WHERE e.{GENERATED_DESCRIPTION} IS NOT NULL AND ($model IS NULL OR e.{_MODEL_FIELD} = $model)
+REMOVE {_REMOVE}
+RETURN count(e) AS dropped
+"""
+# The one-liner for the Browser.
+CYPHER_DROP_DESCRIPTIONS = f"MATCH (e:{ENTITY}) WHERE e.{GENERATED_DESCRIPTION} IS NOT NULL REMOVE {_REMOVE}"
 
 
 class NotWritten(ValueError):
@@ -93,3 +149,31 @@ def drop_generated(graph: Graph, *, model: str | None = None, image_store: Path 
             path.unlink()
             removed += 1
     return Dropped(nodes=len(rows), files=removed, kept_files=kept)
+
+
+def write_generated_descriptions(graph: Graph, texts: dict[str, str], *, model: str, version: str,
+                                 generator: str) -> int:
+    """Store each key's generated text on its entity, in one transaction; when any key is not
+    in the graph, nothing is written (:class:`NotWritten` names it)."""
+    missing = graph.query(MISSING_ENTITIES, {"keys": list(texts)})[0]["missing"]
+    if missing:
+        raise NotWritten(f"entity {missing[0]!r} is not in the graph ({len(missing)} of {len(texts)} keys missing): "
+                         "nothing was written")
+    rows = [{"key": key, "text": text} for key, text in texts.items()]
+    result = graph.query(WRITE_DESCRIPTIONS, {"rows": rows, "model": model, "version": version,
+                                              "generator": generator}, write=True)
+    return int(result[0]["written"])
+
+
+def undescribed_keys(graph: Graph) -> list[str]:
+    """Keys of the entities with neither a description nor a generated one, in key order."""
+    return [row["key"] for row in graph.query(UNDESCRIBED)]
+
+
+def list_generated_descriptions(graph: Graph, *, model: str | None = None) -> list[dict[str, Any]]:
+    return graph.query(LIST_DESCRIPTIONS, {"model": model})
+
+
+def drop_generated_descriptions(graph: Graph, *, model: str | None = None) -> int:
+    """Remove the generated descriptions (of ``model``, or all); ``description`` stays."""
+    return int(graph.query(DROP_DESCRIPTIONS, {"model": model}, write=True)[0]["dropped"])

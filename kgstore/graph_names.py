@@ -30,6 +30,11 @@ PREDICTED_FIELDS = ("relation", "score", "model", "version", "created_at")
 IMAGE_SHA256 = "sha256"
 GENERATED_FLAG = "generated"  # true on every generated :Image; export and the feature cache never read those
 GENERATED_FIELDS = ("mime", "width", "height", "uri", "model", "version", "seed", "created_at")
+# A generated description sits on its entity beside (never instead of) `description`, which
+# stays the graph's own text: the export and the text features read `description` only.
+GENERATED_DESCRIPTION = "generated_description"
+GENERATED_DESCRIPTION_FIELDS = ("generated_description_model", "generated_description_version",
+                                "generated_description_generator", "generated_description_at")
 
 # The KgModel node: which version of a model's vectors is current, and where it lives.
 MODEL_ID = "id"

@@ -21,8 +21,10 @@ torch = require("torch", reason="the text generator needs the train extra: pip i
 require("peft", reason="LoRA adapters: pip install kgstore[train]")
 require("sacrebleu", reason="BLEU and chrF: pip install kgstore[train]")
 
+from click.testing import CliRunner  # noqa: E402
 from neo4j.exceptions import ClientError  # noqa: E402
 
+from kgstore.cli import main  # noqa: E402
 from kgstore.driver import Graph, connect  # noqa: E402
 from kgstore.importers.registry import open_dataset  # noqa: E402
 from tests.conftest import ServerUnderTest, wipe, write_text_dataset  # noqa: E402
@@ -187,10 +189,6 @@ def generated(neo4j_server: ServerUnderTest, data_dir: Path,
     """A KG model and a text generator on the WordNet subset, trained through the CLI.
 
     The tests of this module never take the `graph` fixture: it would wipe the subset."""
-    from click.testing import CliRunner
-
-    from kgstore.cli import main
-
     if neo4j_server.home is None:
         pytest.fail("the text generator tests need the managed test server (its plugin and kgstore.conf)")
     work = tmp_path_factory.mktemp("textgen")
@@ -215,7 +213,8 @@ def generated(neo4j_server: ServerUnderTest, data_dir: Path,
                   "--batch-size", "16", "--lr", "0.01", "--heldout", "8", "--dataset", "wnsub", "--json")
     with connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password) as graph:
         key = graph.query("MATCH (e:Entity {dataset: 'wnsub'}) RETURN e.key AS key ORDER BY key LIMIT 1")[0]["key"]
-    yield {"home": neo4j_server.home, "cli": cli, "lm": lm, "train": json.loads(trained.stdout), "key": key}
+    yield {"home": neo4j_server.home, "cli": cli, "lm": lm, "train": json.loads(trained.stdout), "key": key,
+           "server": neo4j_server}
 
 
 def test_generator_checkpoint_records_its_model_and_held_out_entities(generated: dict) -> None:
@@ -276,13 +275,14 @@ def test_describe_command_is_seeded(generated: dict) -> None:
     default = generated["cli"]("describe", key, "--model", MODEL).stdout
     assert default == generated["cli"]("describe", key, "--model", MODEL, "--max-tokens",
                                        str(meta["config"]["max_target_tokens"])).stdout
-    from click.testing import CliRunner
-
-    from kgstore.cli import main
-
     unknown = CliRunner().invoke(main, ["describe", "wnsub:nope", "--model", MODEL],
                                  env={"KGSTORE_HOME": str(generated["home"])})
     assert unknown.exit_code == 1 and "wnsub:nope" in unknown.output
+
+
+def _credentials(generated: dict) -> tuple[str, str, str]:
+    server = generated["server"]
+    return server.uri, server.user, server.password
 
 
 def _facts(graph: Graph) -> list:
@@ -358,10 +358,6 @@ def test_a_model_without_a_generator_answers_503(generated: dict, neo4j_server: 
 
 
 def test_a_missing_language_model_is_a_clear_error(generated: dict, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from kgstore.cli import main
-
     missing = tmp_path / "no-such-model"
     result = CliRunner().invoke(main, ["generators", "train", "text", "--model", MODEL, "--language-model",
                                        str(missing), "--dataset", "wnsub"],
@@ -406,3 +402,45 @@ def test_warm_start_continues_the_latest_generator(generated: dict, tmp_path: Pa
         from trainer.generators.checkpoint import GeneratorCheckpoint
 
         GeneratorCheckpoint(first).mark_latest(link)  # the module's other tests use the first generator
+
+
+def test_describe_write_stores_generated_descriptions_beside_the_real_ones(generated: dict) -> None:
+    """`describe --write` sets `generated_description` (never `description`); `--undescribed`
+    fills entities without text and goes on where it stopped; `generated drop --kind text`
+    removes them all."""
+    cli = generated["cli"]
+    with connect(*_credentials(generated)) as graph:
+        keys = [r["key"] for r in graph.query("MATCH (e:Entity {dataset: 'wnsub'}) WHERE e.description IS NOT NULL "
+                                              "RETURN e.key AS key ORDER BY key SKIP 1 LIMIT 4")]
+        before = {k: graph.query("MATCH (e:Entity {key: $k}) RETURN e.description AS d", {"k": k})[0]["d"]
+                  for k in keys}
+        try:
+            written = json.loads(cli("describe", *keys[:2], "--model", MODEL, "--max-tokens", "6", "--write",
+                                     "--json").stdout)
+            assert [t["key"] for t in written["texts"]] == keys[:2] and written["written"]
+            listed = json.loads(cli("generated", "list", "--kind", "text", "--model", MODEL, "--json").stdout)
+            assert {r["key"]: r["text"] for r in listed} == {t["key"]: t["text"] for t in written["texts"]}
+            assert all(r["model"] == MODEL and r["generator"] == written["generator"] and r["created_at"]
+                       for r in listed)
+            # An unknown key among known ones: an error naming it, nothing written.
+            bad = CliRunner().invoke(main, ["describe", keys[2], "wnsub:nope", "--model", MODEL, "--write"],
+                                     env={"KGSTORE_HOME": str(generated["home"]), **THREADS})
+            assert bad.exit_code == 1 and "wnsub:nope" in bad.output
+            # Two entities lose their description: --undescribed finds them (and no entity that has text).
+            graph.query("UNWIND $keys AS k MATCH (e:Entity {key: k}) REMOVE e.description", {"keys": keys[2:]},
+                        write=True)
+            filled = json.loads(cli("describe", "--undescribed", "--model", MODEL, "--max-tokens", "6", "--write",
+                                    "--json").stdout)
+            assert {t["key"] for t in filled["texts"]} == set(keys[2:])
+            again = json.loads(cli("describe", "--undescribed", "--model", MODEL, "--write", "--json").stdout)
+            assert again["texts"] == []  # a re-run goes on where the last stopped: nothing left
+            descriptions = {r["key"]: r["d"] for r in graph.query(
+                "UNWIND $keys AS k MATCH (e:Entity {key: k}) RETURN k AS key, e.description AS d", {"keys": keys})}
+            assert descriptions == {k: (before[k] if k in keys[:2] else None) for k in keys}  # never overwritten
+            dropped = json.loads(cli("generated", "drop", "--kind", "text", "--json").stdout)
+            assert dropped["descriptions"] == 4 and dropped["nodes"] == 0
+            assert graph.query("MATCH (e:Entity) WHERE any(p IN keys(e) WHERE p STARTS WITH 'generated_description') "
+                               "RETURN count(e) AS n")[0]["n"] == 0
+        finally:
+            graph.query("UNWIND $rows AS row MATCH (e:Entity {key: row.k}) SET e.description = row.d",
+                        {"rows": [{"k": k, "d": d} for k, d in before.items()]}, write=True)

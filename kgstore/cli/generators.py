@@ -192,8 +192,11 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
                       for e in result["examples"][:examples]))
 
 
+DESCRIBE_BATCH = 16  # entities per generation call and per write transaction
+
+
 @click.command(context_settings=CONTEXT)
-@click.argument("key")
+@click.argument("keys", nargs=-1)
 @click.option("--model", default="default", show_default=True, help="The KG model whose text generator to use.")
 @click.option("--max-tokens", type=click.IntRange(1, 256), default=None,
               help="Longest description, in tokens [default: the generator's description budget, chosen at "
@@ -204,18 +207,38 @@ def eval_text(ctx: click.Context, model: str, limit: int | None, max_tokens: int
 @click.option("--beams", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Beam search width (1: one token at a time). More beams keep the likeliest whole "
                    "description, at a few times the time.")
+@click.option("--undescribed", is_flag=True,
+              help="Describe the model's entities that have neither a `description` nor a generated one in the "
+                   "graph (with --write, a re-run goes on where the last stopped).")
+@click.option("--limit", type=click.IntRange(1), help="With --undescribed: at most this many entities.")
+@click.option("--write", is_flag=True,
+              help="Store each text on its entity as `generated_description` (with its model, KG version, "
+                   "generator and time), never touching `description`; `kgstore generated drop --kind text` "
+                   "removes them.")
+@json_option
+@connection_options
 @click.pass_context
-def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, temperature: float, seed: int,
-             beams: int) -> None:
-    """Print a short description of entity KEY generated from its vector and its facts.
+def describe(ctx: click.Context, keys: tuple[str, ...], model: str, max_tokens: int | None, temperature: float,
+             seed: int, beams: int, undescribed: bool, limit: int | None, write: bool, as_json: bool,
+             **conn: Any) -> None:
+    """Print a short description of each entity KEY, generated from its vector and its facts.
 
-    The same as `RETURN kgstore.describe(n, {maxTokens, temperature, seed})` in Cypher, but
-    run here with the model's latest text generator (no sidecar needed).
+    The same as `RETURN kgstore.describe(n, {maxTokens, temperature, seed, beams})` in
+    Cypher, but run here with the model's latest text generator (no sidecar needed). One key
+    prints the text alone; several print a table.
 
     \b
-    Example:
+    Examples:
       kgstore describe "fb15k-237:/m/0dr_4" --max-tokens 32
+      kgstore describe --undescribed --limit 500 --write --beams 4   # fill in entities without text
+      kgstore generated list --kind text                              # what was written
     """
+    if not keys and not undescribed:
+        raise click.UsageError("give entity KEYS to describe, or --undescribed")
+    if keys and undescribed:
+        raise click.UsageError("give either entity KEYS or --undescribed, not both")
+    if limit is not None and not undescribed:
+        raise click.UsageError("--limit goes with --undescribed")
     _need_generation()
     from trainer.generators.jobs import TextGenerator
 
@@ -223,11 +246,57 @@ def describe(ctx: click.Context, key: str, model: str, max_tokens: int | None, t
         generator = TextGenerator.latest(home_of(ctx), model)
     except (FileNotFoundError, ValueError) as exc:
         raise KgstoreError(f"cannot load the text generator of model {model!r}: {exc}", hint=GENERATE_HINT) from exc
-    if generator.unknown([key]):
-        raise KgstoreError(f"entity {key!r} is not in model {model!r}",
-                           hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG model "
-                                "was trained on.")
-    echo(generator.describe([key], max_tokens=max_tokens, temperature=temperature, seed=seed, beams=beams)[0])
+    graph = open_graph(ctx, **conn) if write or undescribed else None
+    try:
+        if undescribed:
+            from kgstore.generated import undescribed_keys
+
+            assert graph is not None
+            wanted = [key for key in undescribed_keys(graph) if key in generator.index][:limit]
+        else:
+            wanted = list(dict.fromkeys(keys))
+            unknown = generator.unknown(wanted)
+            if unknown:
+                raise KgstoreError(f"entity {unknown[0]!r} is not in model {model!r}",
+                                   hint="Keys look like `<dataset>:<id>`; the generator knows the entities its KG "
+                                        "model was trained on.")
+        texts = _describe_in_batches(generator, wanted, graph if write else None, model=model,
+                                     max_tokens=max_tokens, temperature=temperature, seed=seed, beams=beams)
+    finally:
+        if graph is not None:
+            graph.close()
+    if as_json:
+        render.emit_json({"model": model, "generator": generator.checkpoint.name, "written": write,
+                          "texts": [{"key": key, "text": text} for key, text in texts.items()]})
+        return
+    if len(keys) == 1:
+        echo(texts[keys[0]])
+    else:
+        render.table(f"{len(texts):,} generated descriptions" + (" (written)" if write else ""), ["key", "text"],
+                     texts.items(), empty="no entity of the model lacks a description")
+
+
+def _describe_in_batches(generator: Any, keys: list[str], graph: Any, *, model: str, **decoding: Any) -> dict[str, str]:
+    """Describe ``keys`` a batch at a time (a progress bar when there are several), writing
+    each batch in its own transaction when ``graph`` is given, so an interrupted run keeps
+    what it finished."""
+    from tqdm.auto import tqdm
+
+    from kgstore.generated import NotWritten, write_generated_descriptions
+
+    texts: dict[str, str] = {}
+    starts = range(0, len(keys), DESCRIBE_BATCH)
+    for start in tqdm(starts, desc="describing", unit="batch", disable=len(starts) < 2):
+        batch = keys[start: start + DESCRIBE_BATCH]
+        written = dict(zip(batch, generator.describe(batch, **decoding), strict=True))
+        if graph is not None:
+            try:
+                write_generated_descriptions(graph, written, model=model, version=generator.kg_version,
+                                             generator=generator.checkpoint.name)
+            except NotWritten as exc:
+                raise KgstoreError(str(exc), hint="Sync the entity first, or leave out --write.") from exc
+        texts.update(written)
+    return texts
 
 
 # -- images ---------------------------------------------------------------------------------------------------
@@ -418,27 +487,41 @@ def imagine(ctx: click.Context, key: str, model: str, output: Path | None, steps
 
 @click.group("generated", context_settings=CONTEXT)
 def generated_group() -> None:
-    """List and remove generated images (never facts, never training images).
+    """List and remove what the generators wrote into the graph (never facts, never training data).
 
     \b
-    In Cypher: MATCH (i:GeneratedImage) RETURN i      (list)
-               MATCH (i:GeneratedImage) DETACH DELETE i  (remove; the files stay on disk)
+    Images (`kgstore imagine --write`, `kgstore.imagine(n, {write: true})`):
+      MATCH (i:GeneratedImage) RETURN i                   (list)
+      MATCH (i:GeneratedImage) DETACH DELETE i            (remove; the files stay on disk)
+    Descriptions (`kgstore describe --write`), the `generated_description` property:
+      MATCH (e:Entity) WHERE e.generated_description IS NOT NULL RETURN e.key, e.generated_description
+      MATCH (e:Entity) WHERE e.generated_description IS NOT NULL
+        REMOVE e.generated_description, e.generated_description_model, e.generated_description_version,
+               e.generated_description_generator, e.generated_description_at
     """
 
 
 @generated_group.command("list", context_settings=CONTEXT)
-@click.option("--model", help="Only this model's generated images.")
+@click.option("--model", help="Only this model's generated images or descriptions.")
+@click.option("--kind", type=click.Choice(["image", "text"]), default="image", show_default=True,
+              help="Generated images, or generated descriptions.")
 @json_option
 @connection_options
 @click.pass_context
-def generated_list(ctx: click.Context, model: str | None, as_json: bool, **conn: Any) -> None:
-    """Every generated image in the graph: its entity, model, version, seed and file."""
-    from kgstore.generated import list_generated
+def generated_list(ctx: click.Context, model: str | None, kind: str, as_json: bool, **conn: Any) -> None:
+    """Every generated image (its entity, model, version, seed and file) or description (its
+    entity, text, model, version and generator) in the graph."""
+    from kgstore.generated import list_generated, list_generated_descriptions
 
     with open_graph(ctx, **conn) as graph:
-        rows = list_generated(graph, model=model)
+        rows = list_generated(graph, model=model) if kind == "image" else list_generated_descriptions(graph,
+                                                                                                     model=model)
     if as_json:
         render.emit_json(rows)
+        return
+    if kind == "text":
+        render.table(f"{len(rows):,} generated descriptions", ["entity", "text", "model", "version", "created"],
+                     ([r["key"], r["text"], r["model"], r["version"], r["created_at"]] for r in rows))
         return
     render.table(f"{len(rows):,} generated images", ["entity", "model", "version", "seed", "size", "sha256",
                                                       "created"],
@@ -447,20 +530,31 @@ def generated_list(ctx: click.Context, model: str | None, as_json: bool, **conn:
 
 
 @generated_group.command("drop", context_settings=CONTEXT)
-@click.option("--model", help="Only this model's generated images. [default: all]")
+@click.option("--model", help="Only this model's generated images and descriptions. [default: all]")
+@click.option("--kind", type=click.Choice(["all", "image", "text"]), default="all", show_default=True,
+              help="What to remove: generated images, generated descriptions, or both.")
 @json_option
 @connection_options
 @click.pass_context
-def generated_drop(ctx: click.Context, model: str | None, as_json: bool, **conn: Any) -> None:
-    """Delete generated images: their nodes, their KGSTORE_GENERATED edges and their files in
-    the home's image store (a file another :Image node still points at stays)."""
-    from kgstore.generated import drop_generated
+def generated_drop(ctx: click.Context, model: str | None, kind: str, as_json: bool, **conn: Any) -> None:
+    """Delete generated images (their nodes, their KGSTORE_GENERATED edges and their files in
+    the home's image store; a file another :Image node still points at stays) and remove
+    generated descriptions (the `generated_description*` properties; `description` stays)."""
+    from kgstore.generated import Dropped, drop_generated, drop_generated_descriptions
 
     with open_graph(ctx, **conn) as graph:
-        dropped = drop_generated(graph, model=model, image_store=home_of(ctx).images_dir)
+        dropped = (drop_generated(graph, model=model, image_store=home_of(ctx).images_dir) if kind != "text"
+                   else Dropped(nodes=0, files=0, kept_files=0))
+        descriptions = drop_generated_descriptions(graph, model=model) if kind != "image" else 0
     if as_json:
-        render.emit_json({"nodes": dropped.nodes, "files": dropped.files, "kept_files": dropped.kept_files})
+        render.emit_json({"nodes": dropped.nodes, "files": dropped.files, "kept_files": dropped.kept_files,
+                          "descriptions": descriptions})
         return
-    echo(f"dropped {dropped.nodes:,} generated images and {dropped.files:,} files"
-         + (f" ({dropped.kept_files:,} files kept: still used or outside the image store)" if dropped.kept_files
-            else ""))
+    parts = []
+    if kind != "text":
+        parts.append(f"dropped {dropped.nodes:,} generated images and {dropped.files:,} files"
+                     + (f" ({dropped.kept_files:,} files kept: still used or outside the image store)"
+                        if dropped.kept_files else ""))
+    if kind != "image":
+        parts.append(f"removed {descriptions:,} generated descriptions")
+    echo("; ".join(parts))
