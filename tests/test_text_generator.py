@@ -409,6 +409,8 @@ def test_describe_write_stores_generated_descriptions_beside_the_real_ones(gener
     fills entities without text and goes on where it stopped; `generated drop --kind text`
     removes them all."""
     cli = generated["cli"]
+    nothing = CliRunner().invoke(main, ["describe", "--model", MODEL], env={"KGSTORE_HOME": str(generated["home"])})
+    assert nothing.exit_code == 2 and "give entity KEYS to describe, or --undescribed" in nothing.output
     with connect(*_credentials(generated)) as graph:
         keys = [r["key"] for r in graph.query("MATCH (e:Entity {dataset: 'wnsub'}) WHERE e.description IS NOT NULL "
                                               "RETURN e.key AS key ORDER BY key SKIP 1 LIMIT 4")]
