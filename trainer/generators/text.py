@@ -445,7 +445,7 @@ def generate_texts(decoder: Any, entities: Sequence[EntityText], vectors: np.nda
     """One text per entity; ``vectors=None`` prompts the LM with the context alone (no soft prompt).
     ``prompt`` is the prompt style (default: the decoder's; the untrained baselines use ``chat``).
     ``beams`` > 1: beam search, which keeps the likeliest whole text rather than the likeliest
-    next token (FB15k-237's held-out descriptions: BLEU 0.232 with 4 beams, 0.181 greedy)."""
+    next token (FB15k-237's held-out descriptions: BLEU 0.314 with 4 beams, 0.291 greedy)."""
     if beams < 1:
         raise ValueError(f"beams must be 1 or more, not {beams}")
     import torch
