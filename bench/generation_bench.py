@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("KGSTORE_DATA") or REPO.parent / "shared" / "data")
 FEATURES: Path | None = None  # --features
+GUIDANCE_FIELDS = ("guidance", "fd", "fd_floor", "fd_unconditional", "kid", "genre_map", "median_rank")
 
 
 def snapshot_of(name: str, folder: Path, *, images: bool = False):  # noqa: ANN201 - trainer.snapshot.Snapshot
@@ -119,8 +120,14 @@ def run_image(args: argparse.Namespace, work: Path) -> dict:
                                   sample_steps=args.sample_steps)
     checkpoint, log = train_image_generator(None, home, model="bench", config=config, snapshot=snapshot_dir)
     generator = ImageGenerator.load(checkpoint.folder, device=args.device)
+    guidances = [float(g) for g in args.guidance.split(",")] if args.guidance else [None]
     result = evaluate_image_generator(home, model="bench", samples=args.samples, seeds=args.seeds,
-                                      generator=generator)
+                                      guidance=guidances[0], generator=generator)
+    # more guidance scales from the same generator: where FD and the conditioning checks trade off
+    result["by_guidance"] = [{key: result[key] for key in GUIDANCE_FIELDS}] + [
+        {key: other[key] for key in GUIDANCE_FIELDS}
+        for other in (evaluate_image_generator(home, model="bench", samples=args.samples, seeds=args.seeds,
+                                               guidance=g, generator=generator) for g in guidances[1:])]
     shown = generator.heldout[:8]
     generator.sample_grid(shown, generator.training["images"]).save(args.out / "image_grid.png")
     grid([generator.imagine(shown, seed=seed) for seed in range(3)]).save(args.out / "image_generated.png")
@@ -145,6 +152,11 @@ def print_image_table(result: dict) -> None:
     for label, value in rows:
         print(f"  {label:<36} {value:>10.4f}" if value is not None else f"  {label:<36} {'n/a':>10}")
     print(f"  FD / floor: {result['fd'] / result['fd_floor']:.2f}x (goal: within 2x)")
+    if len(result.get("by_guidance", [])) > 1:
+        print(f"\n  {'guidance':>8} {'FD':>9} {'FD/floor':>9} {'KID':>8} {'genre mAP':>10} {'median rank':>12}")
+        for row in result["by_guidance"]:
+            print(f"  {row['guidance']:>8g} {row['fd']:>9.1f} {row['fd'] / row['fd_floor']:>8.2f}x {row['kid']:>8.3f} "
+                  f"{row['genre_map']:>10.3f} {row['median_rank']:>12.1f}")
 
 
 def print_table(results: list[dict]) -> None:
@@ -222,6 +234,9 @@ def main() -> None:
     parser.add_argument("--sample-steps", type=int, default=25, help="DDIM steps per generated image")
     parser.add_argument("--samples", type=int, default=None, help="held-out movies evaluated (default: all)")
     parser.add_argument("--seeds", type=int, default=1, help="generated posters per held-out movie")
+    parser.add_argument("--guidance", default=None,
+                        help="classifier-free guidance scale(s) for the evaluation, a comma list (default: the "
+                             "generator's, 2.0); the first gives the main table, each one a row of a sweep")
     parser.add_argument("--features", type=Path, default=None,
                         help="a feature-cache folder copied into each snapshot's features/ (texts found there are "
                              "not encoded again; see bench/gpu_prepare.py)")

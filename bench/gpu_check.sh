@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The GPU check: everything GPU-related in one call of under 8 minutes on one H200, run in parallel
-# (small models leave the GPU mostly idle, so parallel runs share it well):
+# The GPU check: everything GPU-related in one call of under 9 minutes on one H200, run in parallel
+# (small models leave the GPU mostly idle, so parallel runs share it well, though the image
+# generator ran 7.2 steps/s beside the LP jobs against 10.6 alone):
 #
 #   - image generation (issue 14): the full-width UNet on MovieLens-100K posters at 64x64 for
-#     IMAGE_SECONDS, FD/KID against held-out posters, genre mAP, retrieval rank
-#     (bench/generation_bench.py --image);
-#   - link prediction (issue 15): FB15k-237 structure only vs +text (MiniLM features of names +
+#     IMAGE_SECONDS, FD/KID against held-out posters, genre mAP, retrieval rank, at each guidance
+#     scale of IMAGE_GUIDANCE (bench/generation_bench.py --image);
+#   - link prediction (issue 15, LP=1; measured 2026-11-30, so off by default): FB15k-237 structure only vs +text (MiniLM features of names +
 #     Wikidata descriptions through the fusion; with and without the alignment loss) and WN18RR
 #     structure only (+text too with WN_TEXT=1, when its features travel), PyKEEN's ComplEx beside
 #     them, same split, same cap (bench/multimodal_ablation.py, bench/gpu_check.py);
@@ -19,7 +20,11 @@
 #
 #   python bench/gpu_prepare.py --warm --datasets movielens-100k,fb15k-237     # here, once (CPU)
 #   python bench/gpu_prepare.py --models efficientnet --carry-features         # here: .gpu/part1
-#   BUNDLE=.gpu/part1 bash bench/gpu_check.sh                                  # there (carry .gpu)
+#   BUNDLE=.gpu/part1 bash bench/gpu_check.sh                                  # there (carry .gpu/part1)
+#
+# The device call that ran it (OUT there is the folder that comes back; the results travel as one tar):
+#   D=$OUT; OUT=/tmp/g BUNDLE=.gpu/part1 timeout -k 10 540 bash bench/gpu_check.sh 2>&1 | tee $D/log.txt;
+#   tar czf $D/results.tgz -C /tmp g
 #
 # DEVICE=cpu with small caps rehearses the whole script here before a GPU is spent on it.
 #
@@ -32,8 +37,8 @@ OUT=${OUT:-bench/out/gpu}
 DEVICE=${DEVICE:-cuda}
 CAP=${SECONDS_CAP:-270}
 GEN=${GEN_SECONDS:-240}
-IMG=${IMAGE_SECONDS:-280}
-KG=${KG_SECONDS:-45}
+IMG=${IMAGE_SECONDS:-360}
+KG=${KG_SECONDS:-30}
 FEATURES=${FEATURES:-$PWD/bench/out/features}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$OUT"
@@ -58,9 +63,10 @@ if [ "${IMAGES:-1}" = 1 ]; then
   python3 bench/generation_bench.py --image --device "$DEVICE" --size 64 --kg-max-seconds "$KG" --threads 2 \
     --image-max-seconds "$IMG" --image-batch "${IMAGE_BATCH:-128}" --image-lr 3e-4 \
     --sample-steps "${SAMPLE_STEPS:-50}" --seeds 2 ${IMAGE_SAMPLES:+--samples "$IMAGE_SAMPLES"} \
+    --guidance "${IMAGE_GUIDANCE:-2,1,1.5,3}" \
     --features "$FEATURES" --out "$OUT/images" > "$OUT/images.txt" 2>&1 &
 fi
-if [ "${LP:-1}" = 1 ]; then
+if [ "${LP:-0}" = 1 ]; then
   LP_ARGS=(--decoder complex --loss 1-n-ce --optimizer adagrad --lr 0.1 --dropout 0 --batch-size 1000
            --epochs 1000 --eval-every 5 --patience 4 --kg-max-seconds "$CAP" --device "$DEVICE" --threads 1
            --cache "$FEATURES")

@@ -43,6 +43,7 @@ import numpy as np
 from trainer.precision import check_precision, compute_dtype
 
 SIZES = (32, 64, 128)
+LOSS_READBACK = 25  # GPU steps whose losses are read back together (each read waits for the device)
 
 
 @dataclass
@@ -215,7 +216,8 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
     optimizer = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.0)
     warmup = max(1, config.warmup_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-    ema = EMAModel(decoder.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    ema = EMAModel(decoder.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4,
+                   foreach=device.type == "cuda")
     per_epoch = max(1, math.ceil(len(images) / config.batch_size))
     total = config.max_steps
     if config.epochs is not None:
@@ -224,6 +226,26 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
         total = per_epoch * 50
     log = TrainLog()
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    # On a GPU the per-step noise is drawn there (a CPU draw and copy of batch x 3 x s x s floats
+    # every step paced the H200 at ~45 % busy) and the loss is read back in groups, so the host
+    # queues steps ahead of the device; on a CPU the draws stay on the one generator as before.
+    noise_generator = (torch.Generator(device=device).manual_seed(config.seed) if device.type == "cuda"
+                       else generator)
+    pending: list[Any] = []  # losses still on the device
+
+    def flush() -> None:
+        if pending:
+            log.losses.extend(torch.stack(pending).float().cpu().tolist())
+            pending.clear()
+            bar.set_postfix(loss=f"{log.losses[-1]:.4f}")
+
+    def draw(*shape: int, kind: str = "randn") -> Any:
+        if kind == "rand":
+            values = torch.rand(shape, generator=noise_generator, device=noise_generator.device)
+        else:
+            values = torch.randn(shape, generator=noise_generator, device=noise_generator.device)
+        return values.to(device)
+
     bar = tqdm(total=total, desc="train image generator", unit="step", disable=not progress, dynamic_ncols=True)
     started = time.monotonic()
     step = 0
@@ -235,11 +257,12 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
             if config.flip:
                 flip = torch.rand(len(rows), generator=generator) < 0.5
                 clean[flip.to(device)] = clean[flip.to(device)].flip(-1)
-            noise = torch.randn(clean.shape, generator=generator).to(device)
-            steps = torch.randint(0, ddpm.config.num_train_timesteps, (len(rows),), generator=generator).to(device)
+            noise = draw(*clean.shape)
+            steps = torch.randint(0, ddpm.config.num_train_timesteps, (len(rows),), generator=noise_generator,
+                                  device=noise_generator.device).to(device)
             noisy = ddpm.add_noise(clean, noise, steps)
             embedded = decoder.embed(cond[rows], len(rows))
-            drop = (torch.rand(len(rows), generator=generator) < config.cond_drop).to(device)
+            drop = draw(len(rows), kind="rand") < config.cond_drop
             embedded = torch.where(drop[:, None], decoder.null.expand_as(embedded), embedded)
             target = ddpm.get_velocity(clean, noise, steps)
             with autocast:
@@ -253,15 +276,17 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
             ema.step(decoder.parameters())
             step += 1
             log.steps.append(step)
-            log.losses.append(float(loss.detach()))
+            pending.append(loss.detach())
+            if device.type != "cuda" or len(pending) >= LOSS_READBACK:
+                flush()
             log.examples += len(rows)
             bar.update(1)
-            bar.set_postfix(loss=f"{log.losses[-1]:.4f}")
             out_of_time = config.max_seconds is not None and time.monotonic() - started >= config.max_seconds
             if (total is not None and step >= total) or out_of_time:
                 break
         if config.max_seconds is not None and time.monotonic() - started >= config.max_seconds:
             break
+    flush()
     bar.close()
     log.seconds = time.monotonic() - started
     return log, ema
