@@ -239,12 +239,8 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
             pending.clear()
             bar.set_postfix(loss=f"{log.losses[-1]:.4f}")
 
-    def draw(*shape: int, kind: str = "randn") -> Any:
-        if kind == "rand":
-            values = torch.rand(shape, generator=noise_generator, device=noise_generator.device)
-        else:
-            values = torch.randn(shape, generator=noise_generator, device=noise_generator.device)
-        return values.to(device)
+    def draw(*shape: int, sampler: Any = torch.randn) -> Any:
+        return sampler(shape, generator=noise_generator, device=noise_generator.device).to(device)
 
     bar = tqdm(total=total, desc="train image generator", unit="step", disable=not progress, dynamic_ncols=True)
     started = time.monotonic()
@@ -262,7 +258,7 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
                                   device=noise_generator.device).to(device)
             noisy = ddpm.add_noise(clean, noise, steps)
             embedded = decoder.embed(cond[rows], len(rows))
-            drop = draw(len(rows), kind="rand") < config.cond_drop
+            drop = draw(len(rows), sampler=torch.rand) < config.cond_drop
             embedded = torch.where(drop[:, None], decoder.null.expand_as(embedded), embedded)
             target = ddpm.get_velocity(clean, noise, steps)
             with autocast:
