@@ -167,7 +167,8 @@ def pack(out: Path, part_mib: int, wheels: Path | None, *, folders: list[str], m
 
 
 def _features_full(path: Path, features: Path) -> None:
-    """The carried float16 cache back in float32, merged into ``features`` (which the trainer reads)."""
+    """The carried float16 cache back in float32 in ``features`` (which the trainer reads), replacing the same
+    encoder's cache there."""
     import numpy as np
 
     with tempfile.TemporaryDirectory() as temporary:
