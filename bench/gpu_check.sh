@@ -6,8 +6,9 @@
 #   - image generation (issue 14): the full-width UNet on MovieLens-100K posters at 64x64 for
 #     IMAGE_SECONDS, FD/KID against held-out posters, genre mAP, retrieval rank, at each guidance
 #     scale of IMAGE_GUIDANCE (bench/generation_bench.py --image);
-#   - link prediction (issue 15, LP=1; measured 2026-11-30, so off by default): FB15k-237 structure only vs +text (MiniLM features of names +
-#     Wikidata descriptions through the fusion; with and without the alignment loss) and WN18RR
+#   - link prediction (issue 15, LP=1; measured 2026-11-30, so off by default): FB15k-237
+#     structure only vs +text (MiniLM features of names + Wikidata descriptions through the
+#     fusion; with and without the alignment loss) and WN18RR
 #     structure only (+text too with WN_TEXT=1, when its features travel), PyKEEN's ComplEx beside
 #     them, same split, same cap (bench/multimodal_ablation.py, bench/gpu_check.py);
 #   - text generation (issue 13, GENERATION=1; needs SmolLM2 carried) and the float32 vs bfloat16
