@@ -104,6 +104,17 @@ def test_the_condition_decides_the_picture() -> None:
         assert np.abs(colour - own).sum() < np.abs(colour - other).sum() / 2, colours
 
 
+def test_each_entity_has_its_own_noise_per_seed() -> None:
+    """One seed must not give every entity the same starting noise (one composition for all)."""
+    from trainer.generators.image import noise_seed
+
+    keys = [f"movielens-100k:movie/{i}" for i in range(500)]
+    drawn = [noise_seed(key, 1) for key in keys]
+    assert len(set(drawn)) == len(keys) and all(0 <= s < 2 ** 63 for s in drawn)
+    assert drawn == [noise_seed(key, 1) for key in keys]  # the same key and seed, the same noise
+    assert all(noise_seed(key, 1) != noise_seed(key, 2) for key in keys[:50])
+
+
 def test_heldout_entities_are_seeded_and_capped() -> None:
     keys = [f"m{i}" for i in range(300)]
     first = heldout_keys(keys, ImageGeneratorConfig(heldout=50, seed=3))
@@ -189,6 +200,14 @@ def test_imagine_command_is_seeded(drawn: dict, tmp_path: Path) -> None:
 
     first, again, other = draw(1, "a.png"), draw(1, "b.png"), draw(2, "c.png")
     assert first == again and first != other
+    # in a batch or alone, an entity's image is the same; two entities do not share their noise
+    from kgstore.home import KgstoreHome
+    from trainer.generators.image_jobs import ImageGenerator
+
+    generator = ImageGenerator.latest(KgstoreHome(drawn["home"]), MODEL)
+    both = generator.imagine([key, drawn["movies"][3]], seed=1, steps=3)
+    assert generator.png(both[0]) == first
+    assert np.array_equal(both[1], generator.imagine([drawn["movies"][3]], seed=1, steps=3)[0])
     with Image.open(io.BytesIO(first)) as image:
         assert image.format == "PNG" and image.size == (32, 32)
     from click.testing import CliRunner

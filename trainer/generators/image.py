@@ -32,6 +32,7 @@ al. 2021) in a few tens of steps. Images are whole posters squeezed to ``size ×
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -294,6 +295,18 @@ def _autocast(config: ImageGeneratorConfig, device_type: str) -> Any:
 
     dtype = compute_dtype(config.precision, device_type)
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+
+
+def noise_seed(key: str, seed: int) -> int:
+    """The noise seed of entity ``key``'s image under the user's ``seed``.
+
+    Each entity gets noise of its own: with one noise for every entity (the user's seed as
+    is), a deterministic sampler drew one composition per seed and the condition only
+    recoloured it, so a set of movies drawn with seed 0 looked like one poster (measured on
+    the GPU run: FD 288 against 260 for unconditional samples on distinct noise).
+    """
+    digest = hashlib.sha256(f"{int(seed)}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1  # a non-negative int64, as torch.Generator takes
 
 
 def sample(decoder: Any, conditions: np.ndarray | None, *, count: int | None = None, seeds: Sequence[int],

@@ -25,6 +25,7 @@ from trainer.generators.image import (
     build_decoder,
     condition_matrix,
     grid,
+    noise_seed,
     png_bytes,
     sample,
     to_pixels,
@@ -213,14 +214,15 @@ class ImageGenerator:
                 guidance: float | None = None) -> list[np.ndarray]:
         """One ``[size, size, 3]`` uint8 image per key (``KeyError`` naming the first unknown key).
 
-        Each image starts from the noise of ``seed`` alone: the same key, seed, steps and
-        guidance give the same pixels whatever else is in the batch.
+        Each image starts from its own noise, drawn from the key and ``seed`` (``noise_seed``):
+        the same key, seed, steps and guidance give the same pixels whatever else is in the
+        batch, and two entities drawn with one seed do not share a composition.
         """
         missing = self.unknown(keys)
         if missing:
             raise KeyError(missing[0])
         rows = [self.index[key] for key in keys]
-        return list(sample(self.decoder, self.conditions[rows], seeds=[seed] * len(rows),
+        return list(sample(self.decoder, self.conditions[rows], seeds=[noise_seed(key, seed) for key in keys],
                            steps=steps or self.config.sample_steps,
                            guidance=self.config.guidance if guidance is None else guidance, config=self.config))
 
@@ -274,7 +276,8 @@ def evaluate_image_generator(home: KgstoreHome, *, model: str = "default", sampl
     rng = np.random.default_rng(0)
     floor_keys = [train_keys[i] for i in rng.choice(len(train_keys), size=min(n, len(train_keys)), replace=False)]
     real_train_sample = real_features(floor_keys)
-    unconditional = sample(generator.decoder, None, count=len(heldout), seeds=list(range(len(heldout))),
+    # the conditional samples' seed-0 noise with the condition dropped: only the condition differs
+    unconditional = sample(generator.decoder, None, count=len(heldout), seeds=[noise_seed(k, 0) for k in heldout],
                            steps=steps or generator.config.sample_steps, guidance=1.0, config=generator.config)
     unconditional_features = features(list(unconditional))
     result: dict[str, Any] = {
