@@ -106,9 +106,11 @@ def features_half(cache: Path, path: Path) -> None:
     """The feature cache ``cache`` as a tar of float16 matrices and their key lists."""
     import numpy as np
 
+    from trainer.feature_cache import keys_path_of
+
     with tarfile.open(path, "w") as tar:
         for matrix in sorted(cache.glob("*.npy")):
-            keys = matrix.with_name(matrix.name.removesuffix(".npy") + ".keys.json")
+            keys = keys_path_of(matrix)
             if not keys.is_file():
                 continue
             half = path.parent / matrix.name
@@ -171,13 +173,15 @@ def _features_full(path: Path, features: Path) -> None:
     encoder's cache there."""
     import numpy as np
 
+    from trainer.feature_cache import keys_path_of
+
     with tempfile.TemporaryDirectory() as temporary:
         with tarfile.open(path) as tar:
             tar.extractall(temporary, filter="data")
         carried = Path(temporary) / "features"
         features.mkdir(parents=True, exist_ok=True)
         for matrix in carried.glob("*.npy"):
-            keys = matrix.with_name(matrix.name.removesuffix(".npy") + ".keys.json")
+            keys = keys_path_of(matrix)
             np.save(features / matrix.name, np.load(matrix).astype(np.float32))
             shutil.copy(keys, features / keys.name)
 

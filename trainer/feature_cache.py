@@ -36,6 +36,11 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(str(path).removeprefix("file://")).read_bytes()).hexdigest()
 
 
+def keys_path_of(matrix_path: Path) -> Path:
+    """The key list that belongs to a cache's matrix file (``<stem>.npy`` -> ``<stem>.keys.json``)."""
+    return matrix_path.with_name(matrix_path.name.removesuffix(".npy") + ".keys.json")
+
+
 @dataclass
 class CacheStats:
     hits: int = 0
@@ -49,7 +54,7 @@ class FeatureCache:
         self.folder = Path(folder)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder)
         self.matrix_path = self.folder / f"{modality}-{slug}.npy"
-        self.keys_path = self.folder / f"{modality}-{slug}.keys.json"
+        self.keys_path = keys_path_of(self.matrix_path)
         self.stats = CacheStats()
         self._keys: list[str] = []
         self._matrix: np.ndarray | None = None

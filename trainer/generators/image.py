@@ -37,6 +37,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -255,8 +256,7 @@ def train_decoder(decoder: Any, pixels: np.ndarray, conditions: np.ndarray, conf
                 flip = torch.rand(len(rows), generator=generator) < 0.5
                 clean[flip.to(device)] = clean[flip.to(device)].flip(-1)
             noise = draw(*clean.shape)
-            steps = torch.randint(0, ddpm.config.num_train_timesteps, (len(rows),), generator=noise_generator,
-                                  device=noise_generator.device).to(device)
+            steps = draw(len(rows), sampler=partial(torch.randint, 0, ddpm.config.num_train_timesteps))
             noisy = ddpm.add_noise(clean, noise, steps)
             embedded = decoder.embed(cond[rows], len(rows))
             drop = draw(len(rows), sampler=torch.rand) < config.cond_drop
